@@ -1,0 +1,42 @@
+# Every target bootstraps .venv on its own: a fresh clone needs only `make lab` or `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export KERAS_BACKEND ?= jax
+# Quiet jax's "no GPU/TPU found" notice.
+export JAX_PLATFORMS ?= cpu
+
+.PHONY: lab test book bench lint format clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+## lab: JupyterLab on notebooks/, on 127.0.0.1 only, with a fresh token printed in its URL
+lab: $(STAMP)
+	$(BIN)/python -m rnnlib.lab
+
+## test: unit tests, then every notebook under nbval in quick mode (RNNLIB_QUICK=1)
+test: $(STAMP)
+	RNNLIB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+## book: execute every notebook in place at full size, so the saved outputs are real
+book: $(STAMP)
+	$(BIN)/python -m rnnlib.book notebooks
+
+## bench: throughput of every implementation, measured in one run
+bench: $(STAMP)
+	$(BIN)/python -m rnnlib.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check rnnlib tests notebooks
+	$(BIN)/ruff format --check rnnlib tests
+
+format: $(STAMP)
+	$(BIN)/ruff format rnnlib tests
+	$(BIN)/ruff check --fix rnnlib tests
+
+clean:
+	rm -rf $(VENV)

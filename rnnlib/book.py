@@ -1,0 +1,36 @@
+"""`make book`: run every notebook top to bottom at full size and save its outputs in place."""
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from rnnlib._io import atomic_write_text
+
+
+def execute_notebook(path, timeout: int = 3600) -> float:
+    """Execute one notebook in its own folder and overwrite it with outputs; return seconds."""
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(
+        notebook, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    # Written only after a clean run, so a failing cell never clobbers the saved outputs.
+    atomic_write_text(path, nbformat.writes(notebook) + "\n")
+    return time.perf_counter() - start
+
+
+def main(argv: list[str]) -> None:
+    """Execute the notebooks named (or all under the folder given), in order."""
+    targets = [Path(a) for a in argv] or [Path("notebooks")]
+    notebooks = sorted(p for t in targets for p in ([t] if t.is_file() else t.glob("*.ipynb")))
+    for nb in notebooks:
+        print(f"running {nb} ...", flush=True)
+        print(f"  done in {execute_notebook(nb):.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
