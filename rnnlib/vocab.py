@@ -91,7 +91,7 @@ class Vocabulary:
         """The `size - 3` most frequent words plus the three special tokens."""
         if not isinstance(size, int | np.integer) or size < 3:
             raise ValueError(f"vocabulary size must be an integer >= 3, got {size!r}")
-        counts = Counter(w for s in tokenized_sentences for w in s if w not in SPECIAL_TOKENS)
+        counts = word_counts(tokenized_sentences)
         # Ties broken alphabetically, so the same text always gives the same ids.
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         kept = [w for w, _ in ranked[: size - 3]]
@@ -137,10 +137,11 @@ class Vocabulary:
 
     def coverage(self, tokenized_sentences: Iterable[Sequence[str]]) -> float:
         """Fraction of word tokens (specials excluded) that the vocabulary knows."""
-        words = [w for s in tokenized_sentences for w in s if w not in SPECIAL_TOKENS]
-        if not words:
+        counts = word_counts(tokenized_sentences)
+        total = sum(counts.values())
+        if total == 0:
             raise ValueError("no words to measure coverage on")
-        return sum(w in self.word_to_index for w in words) / len(words)
+        return sum(n for w, n in counts.items() if w in self.word_to_index) / total
 
     # Saving: plain JSON on its own, a unicode array inside a checkpoint (no pickles).
 
@@ -170,6 +171,24 @@ class Vocabulary:
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise ValueError(f"{path} is not a vocabulary file (Vocabulary.save): {e}") from e
         return cls(words)
+
+
+# --- word statistics (for the plots in notebook 1) --------------------------------
+
+
+def word_counts(tokenized_sentences: Iterable[Sequence[str]]) -> Counter:
+    """How often each word occurs (the special tokens are not words)."""
+    return Counter(w for s in tokenized_sentences for w in s if w not in SPECIAL_TOKENS)
+
+
+def coverage_curve(counts: Counter, sizes: Sequence[int]) -> np.ndarray:
+    """For each vocabulary size, the fraction of word tokens it knows (specials excluded)."""
+    frequencies = np.sort(np.fromiter(counts.values(), dtype=np.int64))[::-1]
+    if frequencies.size == 0:
+        raise ValueError("no words to measure coverage on")
+    covered = np.concatenate([[0], np.cumsum(frequencies)])  # covered[k]: tokens of the top k
+    kept = np.clip(np.asarray(sizes) - len(SPECIAL_TOKENS), 0, len(frequencies))
+    return covered[kept] / covered[-1]
 
 
 # --- training data ------------------------------------------------------------------

@@ -13,9 +13,11 @@ from rnnlib.vocab import (
     Dataset,
     Vocabulary,
     build_xy,
+    coverage_curve,
     split_dataset,
     split_sentences,
     tokenize_sentences,
+    word_counts,
 )
 
 TEXT = [
@@ -134,3 +136,12 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         split_dataset([1], [1], (0.5, 0.2), seed=0)
     with pytest.raises(ValueError, match="at least 2 ids"):
         build_xy([np.array([0])])
+
+
+def test_coverage_curve_agrees_with_built_vocabularies():
+    tokens = tokenize_sentences(split_sentences(TEXT))
+    sizes = [3, 4, 6, 10, 100]
+    curve = coverage_curve(word_counts(tokens), sizes)
+    # Oracle: build each vocabulary for real and count the words it knows.
+    assert curve == pytest.approx([Vocabulary.build(tokens, n).coverage(tokens) for n in sizes])
+    assert curve[0] == 0 and curve[-1] == 1
