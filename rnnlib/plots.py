@@ -56,3 +56,14 @@ def plot_history(history, ax=None, label: str = "loss", color: str = "tab:blue",
     rate_axis.set_ylim(bottom=0)
     ax.legend(loc="upper right")
     return ax
+
+
+def plot_hidden_states(s, words, ax=None, title: str = "hidden state over time"):
+    """Heatmap of the hidden state (H × T), one column per word read."""
+    s = np.asarray(s)  # (T, H)
+    ax = ax or plt.figure(figsize=(max(5, 0.45 * len(words)), 4)).gca()
+    image = ax.imshow(s.T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_xticks(range(len(words)), words, rotation=60, ha="right", fontsize=8)
+    ax.set(ylabel="hidden unit", title=title)
+    ax.figure.colorbar(image, ax=ax, label="activation (tanh)")
+    return ax

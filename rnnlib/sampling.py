@@ -1,0 +1,96 @@
+"""Generating text from a trained language model, with a temperature knob.
+
+Works for every backend through `forward_propagation(x) -> (o, s)`: the next word is
+drawn from o[-1], the distribution after the last word read. (The original assumed one
+backend's return shape and broke on the other.)
+"""
+
+import numpy as np
+
+
+def _check_rng(rng) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}"
+        )
+
+
+def sample_index(probs, rng, temperature: float = 1.0) -> int:
+    """Draw an index with p ∝ exp(log(probs) / temperature); small temperature -> argmax."""
+    _check_rng(rng)
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 1 or probs.size == 0:
+        raise ValueError(f"probs must be a non-empty 1-D array, got shape {probs.shape}")
+    if not np.all(np.isfinite(probs)) or np.any(probs < 0) or probs.sum() <= 0:
+        raise ValueError(
+            "probs must be finite, non-negative and not all zero, "
+            f"got min {probs.min()!r}, max {probs.max()!r}, sum {probs.sum()!r}"
+        )
+    with np.errstate(divide="ignore"):  # log(0) = -inf: that word stays impossible
+        logits = np.log(probs) / temperature
+    weights = np.exp(logits - logits.max())  # the largest weight is exactly 1, never overflows
+    # Inverse-CDF draw: zero-weight entries own an empty interval, so they are never picked.
+    cdf = np.cumsum(weights)
+    index = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+    # Rounding can put the draw exactly on the total; fall back to the last possible word.
+    return index if index < len(cdf) else int(np.flatnonzero(weights)[-1])
+
+
+def _sample_words(model, vocab, rng, max_length, temperature) -> list[int]:
+    """One attempt: word ids after SENTENCE_START, up to SENTENCE_END or max_length words."""
+    ids = [vocab.start_index]
+    while len(ids) - 1 < max_length:
+        o, _ = model.forward_propagation(np.array(ids, dtype=np.int64))
+        probs = np.array(o[-1], dtype=np.float64)  # (C,) next-word distribution
+        # Never say UNKNOWN_TOKEN; SENTENCE_START is never a target, so drop it as well.
+        probs[vocab.unknown_index] = 0.0
+        probs[vocab.start_index] = 0.0
+        next_id = sample_index(probs, rng, temperature)
+        if next_id == vocab.end_index:
+            break
+        ids.append(next_id)
+    return ids[1:]
+
+
+def generate_sentence(
+    model,
+    vocab,
+    rng,
+    min_length: int = 7,
+    max_length: int = 50,
+    temperature: float = 1.0,
+    max_tries: int = 100,
+) -> list[str]:
+    """Sample one sentence (words, without START/END); retry until it has >= min_length words.
+
+    After `max_tries` short attempts the longest one is returned, so this always ends.
+    """
+    _check_rng(rng)
+    if len(vocab) != model.word_dim:
+        raise ValueError(
+            f"vocabulary has {len(vocab)} words but the model's word_dim is {model.word_dim}"
+        )
+    for name, value, lowest in (("max_length", max_length, 1), ("max_tries", max_tries, 1)):
+        if not isinstance(value, int) or value < lowest:
+            raise ValueError(f"{name} must be an integer >= {lowest}, got {value!r}")
+    if not isinstance(min_length, int) or not 0 <= min_length <= max_length:
+        raise ValueError(
+            f"min_length must be an integer in [0, max_length={max_length}], got {min_length!r}"
+        )
+    best: list[int] = []
+    for _ in range(max_tries):
+        ids = _sample_words(model, vocab, rng, max_length, temperature)
+        if len(ids) >= min_length:
+            return vocab.decode(ids)
+        if len(ids) > len(best):
+            best = ids
+    return vocab.decode(best)
+
+
+def generate_sentences(model, vocab, n: int, rng, **kwargs) -> list[list[str]]:
+    """`n` sentences from generate_sentence (same keyword arguments)."""
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    return [generate_sentence(model, vocab, rng, **kwargs) for _ in range(n)]

@@ -1,0 +1,365 @@
+"""Training with SGD for any backend: the original tutorial's outer loop, made resumable.
+
+As in the tutorial, the loss is evaluated before epoch 0 and every `evaluate_loss_after`
+epochs, and the learning rate is halved whenever it rose since the previous evaluation.
+Added: a History to plot (the original returned nothing), callbacks after each evaluation,
+a progress bar, seeded shuffling, gradient clipping, divergence detection, and checkpoints
+from which training continues exactly as if it had never stopped (Ctrl-C included).
+"""
+
+import math
+import numbers
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rnnlib.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from rnnlib.history import Evaluation, Halving, History
+
+__all__ = [
+    "Evaluation",
+    "Halving",
+    "History",
+    "TrainingDiverged",
+    "resume_training",
+    "train_with_sgd",
+]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the parameters became NaN/inf; the model holds its last good parameters."""
+
+    def __init__(self, message: str, history: History, epoch: int, examples_seen: int):
+        super().__init__(message)
+        self.history, self.epoch, self.examples_seen = history, epoch, examples_seen
+
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64")
+
+
+@dataclass
+class _State:
+    """Where training stands, complete enough to continue exactly (saved in checkpoints)."""
+
+    epoch: int  # epochs completed
+    position: int  # examples done in the current epoch
+    examples_seen: int
+    learning_rate: float
+    history: History
+    rng: np.random.Generator | None  # None: no shuffling
+    epoch_rng_state: dict | None = None  # the rng before this epoch's permutation was drawn
+
+    def to_dict(self, settings: dict) -> dict:
+        """JSON-safe; the rng is saved as it was before this epoch's permutation."""
+        rng_state = None if self.rng is None else self.epoch_rng_state or self.rng_state()
+        return {
+            "epoch": self.epoch,
+            "position": self.position,
+            "examples_seen": self.examples_seen,
+            "learning_rate": self.learning_rate,
+            "history": self.history.to_dict(),
+            "rng_state": rng_state,
+            "settings": settings,
+        }
+
+    def rng_state(self) -> dict:
+        return self.rng.bit_generator.state  # a fresh dict of plain ints for these generators
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> "_State":
+        rng, rng_state = None, saved["rng_state"]
+        if rng_state is not None:
+            name = rng_state.get("bit_generator")
+            if name not in _BIT_GENERATORS:
+                raise ValueError(f"unknown bit generator {name!r}; expected {_BIT_GENERATORS}")
+            bit_generator = getattr(np.random, name)()
+            bit_generator.state = rng_state
+            rng = np.random.Generator(bit_generator)
+        return cls(
+            int(saved["epoch"]),
+            int(saved["position"]),
+            int(saved["examples_seen"]),
+            float(saved["learning_rate"]),
+            History.from_dict(saved["history"]),
+            rng,  # as it was when this epoch began: it draws this epoch's permutation again
+        )
+
+
+@contextmanager
+def _hold_interrupts():
+    """Let Ctrl-C land only after the block, so no update is ever left half done."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield  # signals only reach the main thread; elsewhere there is nothing to hold
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        previous(signal.SIGINT, received[0])  # the usual handler: raises KeyboardInterrupt
+
+
+def _check_arguments(X, y, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm):
+    if len(X) != len(y):
+        raise ValueError(f"X_train has {len(X)} sentences but y_train has {len(y)}")
+    if len(X) == 0:
+        raise ValueError("X_train is empty: expected at least one sentence")
+    if not (
+        isinstance(learning_rate, numbers.Real)
+        and learning_rate > 0
+        and math.isfinite(learning_rate)
+    ):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    for name, value, lowest in (
+        ("nepoch", nepoch, 0),
+        ("batch_size", batch_size, 1),
+        ("evaluate_loss_after", evaluate_loss_after, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            raise ValueError(f"{name} must be an integer >= {lowest}, got {value!r}")
+    if clip_norm is not None and not (math.isfinite(clip_norm) and clip_norm > 0):
+        raise ValueError(f"clip_norm must be a positive number or None, got {clip_norm!r}")
+
+
+def train_with_sgd(
+    model,
+    X_train: Sequence,
+    y_train: Sequence,
+    learning_rate: float = 0.005,
+    nepoch: int = 100,
+    evaluate_loss_after: int = 5,
+    *,
+    X_val=None,
+    y_val=None,
+    callbacks: Sequence[Callable] = (),
+    shuffle_seed=None,
+    clip_norm: float | None = None,
+    batch_size: int = 1,
+    checkpoint_path=None,
+    vocab=None,
+    progress: bool = True,
+    history: History | None = None,
+    start_epoch: int = 0,
+    resume_from=None,
+) -> History:
+    """Train `model` in place with SGD until `nepoch` epochs are done; return the History.
+
+    The loss (on X_val/y_val when given) is evaluated after every `evaluate_loss_after`
+    epochs, from epoch 0 on; when it rose, the learning rate is halved. Each evaluation
+    saves a checkpoint (with `checkpoint_path`) and calls every `cb(model, history)`.
+    `shuffle_seed` (an int or a Generator) reshuffles the examples every epoch.
+    `resume_from` (a path or a loaded Checkpoint) continues a checkpoint's run exactly: its weights, learning rate,
+    history, position and shuffling state replace those given here.
+    Raises TrainingDiverged on a NaN/inf loss or parameters (the model is left at its last
+    good parameters); on KeyboardInterrupt a checkpoint is saved first, then it re-raises.
+    """
+    _check_arguments(
+        X_train, y_train, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm
+    )
+    if (X_val is None) != (y_val is None):
+        raise ValueError("give both X_val and y_val, or neither")
+    if batch_size > 1 and not hasattr(model, "sgd_step_batch"):
+        raise TypeError(
+            f"batch_size={batch_size} needs a model with sgd_step_batch; "
+            f"{type(model).__name__} has none (use batch_size=1)"
+        )
+    n = len(X_train)
+    if resume_from is not None:
+        if history is not None or start_epoch or shuffle_seed is not None:
+            raise ValueError(
+                "resume_from brings its own history, epoch and shuffling state: "
+                "do not pass history, start_epoch or shuffle_seed as well"
+            )
+        state, saved_vocab = _state_from_checkpoint(resume_from, model, n)
+        vocab = vocab if vocab is not None else saved_vocab
+    else:
+        history = history if history is not None else History()
+        last = history.evaluations[-1] if history.evaluations else None
+        seen = last.examples_seen if last and last.epoch == start_epoch else start_epoch * n
+        if isinstance(shuffle_seed, np.random.Generator) or shuffle_seed is None:
+            rng = shuffle_seed
+        else:
+            rng = np.random.default_rng(shuffle_seed)
+        state = _State(start_epoch, 0, seen, float(learning_rate), history, rng)
+    settings = {"nepoch": nepoch, "evaluate_loss_after": evaluate_loss_after}
+    settings.update(clip_norm=clip_norm, batch_size=batch_size, n_train=n)
+    eval_data = (X_val, y_val) if X_val is not None else (X_train, y_train)
+    run = _Run(model, (X_train, y_train), eval_data, state, settings, callbacks)
+    run.checkpoint_path, run.vocab = checkpoint_path, vocab
+    run.run(progress)
+    return state.history
+
+
+class _Run:
+    """One call of train_with_sgd: the loop and what it needs to evaluate, step and save."""
+
+    def __init__(self, model, data, eval_data, state: _State, settings: dict, callbacks):
+        self.model, (self.X, self.y), self.eval_data = model, data, eval_data
+        self.state, self.settings, self.callbacks = state, settings, list(callbacks)
+        clip_norm = settings["clip_norm"]
+        self.step_options = {} if clip_norm is None else {"clip_norm": clip_norm}
+        self.good_params = model.get_params()  # restored if a step produces NaN/inf
+        self.evaluated_params = None  # restored if an evaluation gives a NaN/inf loss
+        self.checkpoint_path = self.vocab = self.bar = None
+        self.log = False
+
+    def run(self, progress: bool) -> None:
+        """The training loop under a progress bar; Ctrl-C saves a checkpoint, then re-raises."""
+        total, n = self.settings["nepoch"] * len(self.X), len(self.X)
+        self.log = progress
+        with tqdm(total=total, disable=not progress, unit="example", desc="SGD") as self.bar:
+            self.bar.update(min(self.state.epoch * n + self.state.position, total))  # resumed
+            try:
+                self.train()
+            except KeyboardInterrupt:
+                self.save()  # every update was completed (interrupts are held): resumable
+                raise
+
+    def train(self) -> None:
+        """Evaluate on schedule and train epoch by epoch until `nepoch` epochs are done."""
+        state, nepoch = self.state, self.settings["nepoch"]
+        while True:
+            if state.position == 0 and state.epoch % self.settings["evaluate_loss_after"] == 0:
+                self.evaluate()
+            if state.epoch >= nepoch:
+                break
+            self.train_epoch()
+            with _hold_interrupts():
+                state.epoch, state.position, state.epoch_rng_state = state.epoch + 1, 0, None
+        if not self._evaluated(nepoch):
+            self.save()  # the end state, when the last epoch was not an evaluation epoch
+
+    def _evaluated(self, epoch: int) -> bool:
+        evaluations = self.state.history.evaluations
+        return bool(evaluations) and evaluations[-1].epoch == epoch
+
+    def evaluate(self) -> None:
+        """Evaluate the loss, halve the learning rate if it rose, save, call the callbacks."""
+        state = self.state
+        if self._evaluated(state.epoch):
+            return  # resumed right after this evaluation
+        loss = float(self.model.calculate_loss(*self.eval_data))
+        if not math.isfinite(loss):
+            if self.evaluated_params is not None:
+                self.model.set_params(self.evaluated_params)
+            raise TrainingDiverged(
+                f"the loss is {loss} after {state.epoch} epochs (learning rate "
+                f"{state.learning_rate:g}); the model holds the parameters of the last "
+                "evaluation with a finite loss. Try a smaller learning_rate, or clip_norm.",
+                state.history,
+                state.epoch,
+                state.examples_seen,
+            )
+        self.evaluated_params = self.model.get_params()
+        with _hold_interrupts():
+            evaluations = state.history.evaluations
+            if evaluations and loss > evaluations[-1].loss:
+                old = state.learning_rate
+                state.learning_rate = old * 0.5
+                halving = Halving(state.examples_seen, state.epoch, old, state.learning_rate)
+                state.history.halvings.append(halving)
+            evaluations.append(
+                Evaluation(state.examples_seen, state.epoch, loss, state.learning_rate)
+            )
+        if self.log:
+            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{state.learning_rate:g}")
+            self.bar.write(
+                f"epoch {state.epoch}, {state.examples_seen} examples seen: "
+                f"loss {loss:.6f}, learning rate {state.learning_rate:g}"
+            )
+        self.save()
+        for callback in self.callbacks:
+            callback(self.model, state.history)
+
+    def train_epoch(self) -> None:
+        """SGD steps over the rest of the current epoch, in this epoch's (shuffled) order."""
+        state, n, batch_size = self.state, len(self.X), self.settings["batch_size"]
+        order = np.arange(n)
+        if state.rng is not None:
+            state.epoch_rng_state = state.rng_state()  # saved, to redraw `order` on resuming
+            order = state.rng.permutation(n)
+        for start in range(state.position, n, batch_size):
+            batch = order[start : start + batch_size]
+            with _hold_interrupts():
+                self.step(batch)
+                state.position = start + len(batch)
+                state.examples_seen += len(batch)
+            self.bar.update(len(batch))
+
+    def step(self, batch: np.ndarray) -> None:
+        """One SGD step on a batch of example indices; NaN/inf parameters are rolled back."""
+        model, lr, state = self.model, self.state.learning_rate, self.state
+        if len(batch) == 1 and self.settings["batch_size"] == 1:
+            model.sgd_step(self.X[batch[0]], self.y[batch[0]], lr, **self.step_options)
+        else:
+            xs, ys = [self.X[i] for i in batch], [self.y[i] for i in batch]
+            model.sgd_step_batch(xs, ys, lr, **self.step_options)
+        new_params = model.get_params()
+        if not all(np.all(np.isfinite(p)) for p in new_params.values()):
+            model.set_params(self.good_params)
+            raise TrainingDiverged(
+                f"a step on examples {batch.tolist()} in epoch {state.epoch} made the parameters "
+                f"NaN/inf (learning rate {lr:g}); the model holds the parameters from before it. "
+                "Try a smaller learning_rate, or clip_norm.",
+                state.history,
+                state.epoch,
+                state.examples_seen,
+            )
+        self.good_params = new_params
+
+    def save(self) -> None:
+        if self.checkpoint_path is not None:
+            training_state = self.state.to_dict(self.settings)
+            save_checkpoint(self.checkpoint_path, self.model, self.vocab, training_state)
+
+
+def _state_from_checkpoint(path, model, n: int):
+    """Load the checkpoint's weights into `model`; return its training state and vocabulary."""
+    checkpoint = path if isinstance(path, Checkpoint) else load_checkpoint(path)
+    saved = checkpoint.training_state
+    if not saved:
+        raise ValueError(f"{checkpoint.path} holds no training state to resume from")
+    ours = {k: v for k, v in model.config().items() if k != "seed"}
+    theirs = {k: v for k, v in checkpoint.model.config().items() if k != "seed"}
+    if type(model) is not type(checkpoint.model) or ours != theirs:
+        raise ValueError(
+            f"{checkpoint.path} holds a {type(checkpoint.model).__name__} with "
+            f"{theirs}, not this {type(model).__name__} with {ours}; "
+            "resume_training(path, ...) rebuilds the saved model"
+        )
+    try:
+        if saved["settings"]["n_train"] != n:
+            raise ValueError(
+                f"{checkpoint.path} was trained on {saved['settings']['n_train']} "
+                f"examples, but X_train has {n}: resume with the same data"
+            )
+        state = _State.from_dict(saved)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{checkpoint.path}: incomplete training state: {e!r}") from e
+    model.set_params(checkpoint.model.get_params())
+    return state, checkpoint.vocab
+
+
+def resume_training(path, X_train, y_train, **overrides):
+    """Continue the run saved at `path` on the same data; return (model, History).
+
+    The saved settings (nepoch, evaluate_loss_after, clip_norm, batch_size) are reused unless
+    given in `overrides`; checkpoints keep going to `path` unless checkpoint_path says
+    otherwise. Other keyword arguments are train_with_sgd's.
+    """
+    checkpoint = load_checkpoint(path)
+    if not checkpoint.training_state or "settings" not in checkpoint.training_state:
+        raise ValueError(f"{checkpoint.path} holds no training state to resume from")
+    settings = dict(checkpoint.training_state["settings"])
+    settings.pop("n_train", None)
+    options = {**settings, "checkpoint_path": checkpoint.path, **overrides}
+    history = train_with_sgd(checkpoint.model, X_train, y_train, resume_from=checkpoint, **options)
+    return checkpoint.model, history
