@@ -102,11 +102,14 @@ def gradient_check(
     max_entries: int | None = None,
     rng=None,
     zero_tol: float = 1e-10,
+    loss=None,
 ) -> GradCheckResult:
     """Compare model.bptt(x, y) with central differences of model.calculate_total_loss.
 
     params: names to check (default: all); max_entries: check at most this many random
     entries per parameter, drawn from `rng` (a Generator or a seed; default seed 0).
+    loss: the function to difference, `loss(model) -> float` (default: the sentence's total
+    loss); a truncated gradient is checked against a truncated objective this way.
     The model's parameters are restored exactly afterwards, even when something fails.
     """
     if not h > 0:
@@ -130,9 +133,11 @@ def gradient_check(
                 f"expected the parameter's shape {original[name].shape}"
             )
 
+    objective = loss or (lambda m: m.calculate_total_loss([x], [y]))
+
     def loss_with(work):
         model.set_params(work)
-        return float(model.calculate_total_loss([x], [y]))
+        return float(objective(model))
 
     result = GradCheckResult(h=h, threshold=error_threshold)
     work = {k: v.astype(np.float64) for k, v in original.items()}  # perturbed in place

@@ -187,6 +187,29 @@ class RNNNumpy:
         n_words = sum(len(y) for y in Y)
         return self.calculate_total_loss(X, Y) / n_words
 
+    def truncated_total_loss(self, x, y, frozen_states) -> float:
+        """The objective whose exact gradient truncated BPTT computes.
+
+        For each output t the state s_{t-k-1} is taken from `frozen_states` (the states of
+        a forward pass, held constant) and only the last k+1 steps are recomputed, so no
+        gradient can reach further back. With full BPTT this is the ordinary total loss.
+        """
+        x, y = check_sentence(x, y, self.word_dim)
+        frozen_states = np.asarray(frozen_states)
+        if frozen_states.shape != (len(x), self.hidden_dim):
+            raise ValueError(
+                f"frozen_states has shape {frozen_states.shape}, expected {(len(x), self.hidden_dim)}"
+            )
+        k = len(x) if self.bptt_truncate == -1 else self.bptt_truncate
+        total = 0.0
+        for t in range(len(x)):
+            first = max(0, t - k)  # the oldest step output t's error may reach
+            s = frozen_states[first - 1] if first > 0 else np.zeros(self.hidden_dim, self.dtype)
+            for step in range(first, t + 1):
+                s = np.tanh(self.U[:, x[step]] + self.W @ s)
+            total -= float(np.log(softmax(self.V @ s)[y[t]]))
+        return total
+
     # --- backward ----------------------------------------------------------------------------
 
     def bptt(self, x, y) -> dict[str, np.ndarray]:

@@ -128,3 +128,14 @@ def test_bad_arguments():
         gradient_check(model, X, Y, params=["b"])
     with pytest.raises(ValueError, match="max_entries"):
         gradient_check(model, X, Y, max_entries=0)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_truncated_bptt_passes_against_the_truncated_objective(k):
+    rng = np.random.default_rng(3)
+    model = RNNNumpy(40, 6, bptt_truncate=k, seed=1)
+    x, y = rng.integers(0, 40, 12), rng.integers(0, 40, 12)
+    assert not gradient_check(model, x, y).passed  # not the derivative of the plain loss
+    _, frozen = model.forward_propagation(x)
+    result = gradient_check(model, x, y, loss=lambda m: m.truncated_total_loss(x, y, frozen))
+    assert result.passed, result.report()

@@ -322,3 +322,16 @@ def test_bad_constructor_arguments():
         RNNNumpy(10, dtype=np.int64)
     with pytest.raises(ValueError, match="learning_rate"):
         RNNNumpy(10, 4).sgd_step([1], [2], -0.1)
+
+
+@pytest.mark.parametrize("k", [1, 4, -1])
+def test_truncated_total_loss_is_the_independent_truncated_objective(k):
+    rng = np.random.default_rng(7)
+    model = RNNNumpy(C, H, bptt_truncate=k, seed=2)
+    x, y = random_sentence(rng, 10)
+    _, frozen = model.forward_propagation(x)
+    depth = len(x) if k == -1 else k
+    expected = truncated_loss(model.get_params(), x, y, depth, frozen)
+    assert model.truncated_total_loss(x, y, frozen) == pytest.approx(expected, rel=1e-12)
+    if k == -1:  # nothing is frozen: the ordinary loss
+        assert expected == pytest.approx(model.calculate_total_loss([x], [y]), rel=1e-12)
