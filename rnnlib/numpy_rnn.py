@@ -84,15 +84,19 @@ def check_corpus(X, Y) -> None:
 
 
 def normalize_bptt_truncate(bptt_truncate) -> int:
-    """A truncation length k >= 1, or -1 for full BPTT (both -1 and None mean full)."""
+    """A truncation length k >= 0, or -1 for full BPTT (both -1 and None mean full).
+
+    k = 0 is allowed: each output's error then stays at its own step (no flow through time),
+    which the analysis of how far gradients reach needs as its first term.
+    """
     if bptt_truncate is None:
         return -1
     if isinstance(bptt_truncate, bool) or not isinstance(bptt_truncate, int | np.integer):
-        raise TypeError(f"bptt_truncate must be an int >= 1, -1 or None, got {bptt_truncate!r}")
-    if bptt_truncate == -1 or bptt_truncate >= 1:
+        raise TypeError(f"bptt_truncate must be an int >= 0, -1 or None, got {bptt_truncate!r}")
+    if bptt_truncate >= -1:
         return int(bptt_truncate)
     raise ValueError(
-        f"bptt_truncate={bptt_truncate}: expected an int >= 1, or -1/None for full BPTT"
+        f"bptt_truncate={bptt_truncate}: expected an int >= 0, or -1/None for full BPTT"
     )
 
 

@@ -136,7 +136,7 @@ def truncated_loss(params, x, y, k, frozen):
     return total
 
 
-@pytest.mark.parametrize("k", [1, 4, -1])
+@pytest.mark.parametrize("k", [0, 1, 4, -1])
 def test_bptt_equals_finite_differences_of_the_truncated_loss(k):
     rng = np.random.default_rng(10 + k)
     model = RNNNumpy(C, H, bptt_truncate=k, seed=11)
@@ -311,7 +311,7 @@ def test_bad_data_sets_get_clear_errors():
 
 def test_bad_constructor_arguments():
     assert normalize_bptt_truncate(None) == -1 and normalize_bptt_truncate(-1) == -1
-    for bad in (0, -2):
+    for bad in (-2, -5):
         with pytest.raises(ValueError, match=f"bptt_truncate={bad}"):
             RNNNumpy(10, bptt_truncate=bad)
     with pytest.raises(TypeError, match="1.5"):
