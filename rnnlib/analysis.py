@@ -11,8 +11,11 @@ output t's loss alone is the gradient of the sentence cut after t, minus the one
 """
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
+
+from rnnlib.sampling import sample_index
 
 RECURRENT = ("U", "W")  # parameters whose gradient flows back through time (V's does not)
 
@@ -91,3 +94,164 @@ def truncation_error(model, x, y, ks) -> dict[str, np.ndarray]:
             diff = np.linalg.norm(np.asarray(truncated[name], np.float64) - g)
             errors[name].append(diff / scale if scale > 0 else 0.0)
     return {name: np.array(e) for name, e in errors.items()}
+
+
+# --- for the BPTT explorer: every distance of every output in one pass, and a scaled W -------
+#
+# `connectivity` above asks `bptt` for two truncated gradients per (output, distance): about
+# T^2 calls, each paying for the whole output layer. The explorer needs the full map and the
+# truncation errors for every k at once, so it shares the work: prefix n of the sentence with
+# truncation d gives P[n][d]; output t = n-1 alone is P[n][d] - P[n-1][d], and its part at
+# exactly distance d is that minus the same with d-1. That is T(T+1)/2 + 1 calls in all.
+
+OUTPUT_LAYER = ("V", "c")  # parameters that read the state out: nothing flows through time
+RECURRENT_WEIGHTS = ("W", "recurrent_kernel")  # the state-to-state weights, by backend
+
+
+class GradientFlow(NamedTuple):
+    """Where one sentence's gradient comes from: by output and step, and what truncation cuts."""
+
+    connectivity: np.ndarray  # (T, T): [t, j] norm of output t's gradient reaching step j
+    truncation_error: dict  # name -> (T,): |G_k - G_full| / |G_full| for k = 0..T-1
+    rounding_level: np.ndarray  # (T,): below this, a norm in row t is rounding noise
+    params: tuple  # the parameters whose gradient norms the map adds up
+    eps: float  # machine epsilon of the gradients: relative errors near it are rounding
+
+
+def _sparse(g: np.ndarray):
+    """Exact compact copy: most of U's columns are zero (the words the prefix never read)."""
+    flat = np.asarray(g, dtype=np.float64).ravel()
+    where = np.flatnonzero(flat)
+    return where, flat[where]
+
+
+def _minus_sparse(g, sparse) -> np.ndarray:
+    where, values = sparse
+    out = np.array(g, dtype=np.float64).ravel()  # a fresh float64 copy
+    out[where] -= values
+    return out
+
+
+def gradient_flow(model, x, y, params=None) -> GradientFlow:
+    """Connectivity map and truncation errors of one sentence, from the model's own bptt."""
+    T = len(x)
+    with truncation(model, -1):
+        full = {name: np.asarray(g, np.float64) for name, g in model.bptt(x, y).items()}
+    params = tuple(params or (name for name in full if name not in OUTPUT_LAYER))
+    grid, rounding = np.zeros((T, T)), np.zeros(T)
+    errors = {name: np.zeros(T) for name in full}
+    eps = np.finfo(np.result_type(*full.values())).eps
+    previous_row: list[dict] = []  # P[n-1][d] for d = 0..n-2, stored sparse
+    for n in range(1, T + 1):
+        row, closer = [], None  # closer: output n-1's gradient truncated at d-1
+        for d in range(n):
+            with truncation(model, -1 if d == n - 1 else d):  # d = n-1 reaches step 0: full
+                g = model.bptt(x[:n], y[:n])
+            if n > 1:  # output n-1 alone: this prefix minus the one without it
+                older = previous_row[min(d, n - 2)]
+                own = {p: _minus_sparse(g[p], older[p]) for p in params}
+            else:
+                own = {p: np.asarray(g[p], np.float64).ravel() for p in params}
+            part = own if closer is None else {p: own[p] - closer[p] for p in params}
+            grid[n - 1, n - 1 - d] = np.sqrt(sum(np.sum(part[p] ** 2) for p in params))
+            closer = own
+            row.append({p: _sparse(g[p]) for p in params})
+            if n == T:
+                for name, f in full.items():
+                    scale = np.linalg.norm(f)
+                    diff = np.linalg.norm(np.asarray(g[name], np.float64) - f)
+                    errors[name][d] = diff / scale if scale > 0 else 0.0
+        # Each norm is a difference of gradients of the prefixes' size; rounding in those
+        # (eps relative) is all that is left once the true contribution is smaller.
+        size = np.sqrt(sum(np.sum(g[p].astype(np.float64) ** 2) for p in params))
+        rounding[n - 1] = 4 * eps * size
+        previous_row = row
+    return GradientFlow(grid, errors, rounding, params, float(eps))
+
+
+def recurrent_weight_name(params: dict) -> str:
+    """Name of the state-to-state weights among a model's parameters ("W" for the RNN/GRU)."""
+    for name in RECURRENT_WEIGHTS:
+        if name in params:
+            return name
+    raise ValueError(
+        f"no recurrent weights among the parameters {sorted(params)}: expected one of "
+        f"{list(RECURRENT_WEIGHTS)}"
+    )
+
+
+def spectral_radius(W) -> float:
+    """Largest |eigenvalue| of W (H, H), or the largest over a stack of them (..., H, H)."""
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim < 2 or W.shape[-1] != W.shape[-2]:
+        raise ValueError(f"expected square matrices (..., H, H), got shape {W.shape}")
+    return float(np.max(np.abs(np.linalg.eigvals(W))))
+
+
+def model_copy(model):
+    """A new model of the same class and configuration, holding a copy of the parameters."""
+    clone = type(model)(**model.config())
+    clone.set_params(model.get_params())
+    return clone
+
+
+def set_recurrent_scale(copy, params: dict, scale: float) -> float:
+    """Give `copy` the parameters `params` with the recurrent weights times `scale`.
+
+    Returns the spectral radius of the scaled weights. `params` is left untouched, so the
+    caller keeps the original weights (and never has to change the user's model).
+    """
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    name = recurrent_weight_name(params)
+    scaled = dict(params)
+    scaled[name] = np.asarray(params[name]) * scale
+    copy.set_params(scaled)
+    return spectral_radius(scaled[name])
+
+
+# --- for the temperature sampler ----------------------------------------------------------------
+
+
+def next_word_probs(model, vocab, ids) -> np.ndarray:
+    """What generation samples the next word from after `ids`: o[-1] without UNKNOWN and START."""
+    probs = np.array(model.forward_propagation(np.asarray(ids, dtype=np.int64))[0][-1], np.float64)
+    probs[vocab.unknown_index] = 0.0  # never said, as in rnnlib.sampling
+    probs[vocab.start_index] = 0.0  # never a target
+    return probs  # (C,)
+
+
+def continue_sentence(model, vocab, prefix, rng, temperature=1.0, max_length=50) -> list[int]:
+    """Word ids sampled after SENTENCE_START + prefix, up to SENTENCE_END or max_length words."""
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+    ids = [vocab.start_index, *np.asarray(prefix, dtype=np.int64).tolist()]
+    new: list[int] = []
+    while len(new) < max_length:
+        next_id = sample_index(next_word_probs(model, vocab, ids), rng, temperature)
+        if next_id == vocab.end_index:
+            break
+        ids.append(next_id)
+        new.append(next_id)
+    return new
+
+
+def top_words(probs, vocab, k: int = 5) -> list[tuple[str, float]]:
+    """The k most probable words of one distribution (C,), best first, with probabilities."""
+    probs = np.asarray(probs)
+    best = np.argsort(probs)[::-1][:k]
+    return [(vocab.index_to_word[i], float(probs[i])) for i in best]
+
+
+def decay_per_step(norms, rounding: float = 0.0) -> float:
+    """Factor by which a gradient shrinks (< 1) or grows (> 1) per step back, fitted in log space.
+
+    A least-squares line through log(norms[d]) against d, over the norms above `rounding`
+    (smaller ones are float noise); NaN when fewer than two norms are left to fit.
+    """
+    norms = np.asarray(norms, dtype=np.float64)
+    d = np.flatnonzero(norms > max(rounding, 0.0))
+    if len(d) < 2:
+        return float("nan")
+    slope = np.polyfit(d, np.log(norms[d]), 1)[0]
+    return float(np.exp(slope))

@@ -4,6 +4,7 @@ from collections import Counter
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
 
 
 def plot_zipf(counts: Counter, ax=None):
@@ -66,4 +67,139 @@ def plot_hidden_states(s, words, ax=None, title: str = "hidden state over time")
     ax.set_xticks(range(len(words)), words, rotation=60, ha="right", fontsize=8)
     ax.set(ylabel="hidden unit", title=title)
     ax.figure.colorbar(image, ax=ax, label="activation (tanh)")
+    return ax
+
+
+# --- the BPTT explorer's panels (rnnlib.analysis.gradient_flow gives the numbers) ----------
+
+
+def _kept(k, n: int) -> np.ndarray:
+    """Which distances 0..n-1 truncation at k keeps (k = -1 or None: all of them)."""
+    d = np.arange(n)
+    return d <= k if k is not None and k >= 0 else np.ones(n, dtype=bool)
+
+
+def _positive(values) -> np.ndarray:
+    """NaN where a value is 0, so log axes skip it instead of warning."""
+    values = np.asarray(values, dtype=float)
+    return np.where(values > 0, values, np.nan)
+
+
+def plot_gradient_by_distance(norms, k=None, ax=None, rounding=None, label="gradient norm"):
+    """Norm of the gradient reaching d steps back (log scale); what truncation at k cuts."""
+    ax = ax or plt.figure(figsize=(6, 4)).gca()
+    norms = _positive(norms)
+    d, kept = np.arange(len(norms)), _kept(k, len(norms))
+    ax.semilogy(d[kept], norms[kept], "-o", color="tab:blue", markersize=4, label=label)
+    if not kept.all():
+        ax.semilogy(d[~kept], norms[~kept], "--o", color="0.6", markersize=4,
+                    markerfacecolor="none", label="cut by truncation")  # fmt: skip
+        ax.axvline(k + 0.5, color="tab:red", linestyle=":", label=f"cut at k = {k}")
+    if rounding and np.nanmin(norms) < 1e3 * rounding:  # some points come near the noise
+        # Differences of gradients below this size are float rounding, not signal.
+        ax.axhspan(rounding * 1e-3, rounding, color="0.88", zorder=0, label="rounding noise")
+        ax.set_ylim(bottom=max(np.nanmin(norms), rounding / 30) / 3)
+    ax.set(xlabel="steps back from the output (d)", ylabel="norm of the gradient reaching t − d")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_truncation_error(errors: dict, k=None, ax=None, rounding=None):
+    """Relative error of each parameter's truncated gradient against full BPTT, for k = 0, 1, ..."""
+    ax = ax or plt.figure(figsize=(6, 4)).gca()
+    positive = [e for err in errors.values() for e in np.ravel(err) if e > 0]
+    if rounding and positive and min(positive) < 1e3 * rounding:  # some errors are that small
+        # e.g. 16 eps: two compiled graphs of one model can differ by this much, not more.
+        ax.axhspan(rounding * 1e-3, rounding, color="0.88", zorder=0, label="rounding level")
+    for name, err in errors.items():
+        err = np.asarray(err, dtype=float)
+        if not np.any(err > 0):
+            ax.plot([], [], " ", label=f"{name}: 0 for every k (never cut)")
+            continue
+        (line,) = ax.semilogy(np.arange(len(err)), _positive(err), "-o", markersize=3, label=name)
+        if k is not None and 0 <= k < len(err) and err[k] > 0:
+            ax.semilogy([k], [err[k]], "o", markersize=9, color=line.get_color(), alpha=0.5)
+    if k is not None and k >= 0:
+        ax.axvline(k, color="tab:red", linestyle=":", label=f"k = {k}")
+    ax.set(xlabel="bptt_truncate k", ylabel="|G_k − G_full| / |G_full|")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_connectivity(grid, k=None, ax=None, words=None, output=None):
+    """(T, T) map of how much output t's gradient reaches step j; what truncation removes."""
+    grid = np.asarray(grid, dtype=float)  # (T, T), zero above the diagonal
+    ax = ax or plt.figure(figsize=(6, 5)).gca()
+    T = len(grid)
+    with np.errstate(divide="ignore"):
+        image = ax.imshow(np.log10(_positive(grid)), cmap="viridis", interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label="log10 gradient norm")
+    t, j = np.indices(grid.shape)
+    if k is not None and k >= 0:
+        removed = (t - j > k).astype(float)  # output t does not reach step j
+        ax.imshow(np.where(removed > 0, 1.0, np.nan), cmap="Greys", vmin=0, vmax=1.5,
+                  alpha=0.75, interpolation="nearest")  # fmt: skip
+        if removed.any():  # the band's edge, cell by cell: output t reaches back to t - k
+            rows = np.arange(k + 1, T)
+            edge_x = np.repeat(rows - k - 0.5, 2)
+            edge_y = np.ravel(np.column_stack([rows - 0.5, rows + 0.5]))
+            ax.plot(edge_x, edge_y, color="tab:red", linewidth=1.5)
+    if output is not None:
+        ax.add_patch(_row_box(output, T, "tab:orange"))
+    if words is not None:
+        ax.set_xticks(range(T), words, rotation=70, ha="right", fontsize=7)
+        ax.set_yticks(range(T), [f"{w} →" for w in words], fontsize=7)
+    ax.set(xlabel="input step j", ylabel="output t")
+    return ax
+
+
+def _row_box(row: int, width: int, color: str):
+    return Rectangle((-0.5, row - 0.5), width, 1, fill=False, edgecolor=color, linewidth=2)
+
+
+# --- notebook 7: temperature, several loss curves ---------------------------------------
+
+
+def _visible(char: str) -> str:
+    """A character as a readable tick label: space and newline drawn as symbols."""
+    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(char, char)
+
+
+def plot_temperatures(probs, symbols, temperatures, top: int = 12, ax=None):
+    """Grouped bars: the `top` most likely symbols, reweighted p ∝ exp(log p / T) for each T."""
+    probs = np.asarray(probs, dtype=float)  # (V,)
+    ax = ax or plt.figure(figsize=(9, 4)).gca()
+    order = np.argsort(probs)[::-1][:top]  # the most probable symbols at T = 1
+    width = 0.8 / len(temperatures)
+    for i, temperature in enumerate(temperatures):
+        # p ** (1/T), renormalised over *all* symbols (then the top ones are shown)
+        with np.errstate(divide="ignore"):
+            logits = np.log(probs) / temperature
+        reweighted = np.exp(logits - logits.max())
+        reweighted /= reweighted.sum()
+        ax.bar(np.arange(len(order)) + (i - (len(temperatures) - 1) / 2) * width,
+               reweighted[order], width, label=f"T = {temperature}")  # fmt: skip
+    ax.set_xticks(range(len(order)), [_visible(symbols[j]) for j in order])
+    ax.set(xlabel="next symbol", ylabel="probability")
+    ax.legend()
+    return ax
+
+
+def plot_histories(histories: dict, ax=None, ylabel: str = "loss per word (nats)"):
+    """Several runs' loss curves on one axis; a ▼ on a curve where its learning rate halved.
+
+    plot_history draws one run with its learning rate; several of those would stack their
+    rate axes on top of each other, so this draws the losses only.
+    """
+    ax = ax or plt.figure(figsize=(8, 4.5)).gca()
+    for name, history in histories.items():
+        seen = [e.examples_seen for e in history.evaluations]
+        (line,) = ax.plot(seen, history.losses, "-o", markersize=3, label=name)
+        halved = [h.examples_seen for h in history.halvings]  # each at an evaluation
+        on_curve = np.interp(halved, seen, history.losses)
+        ax.plot(halved, on_curve, "v", color=line.get_color(), markersize=9)
+    if any(history.halvings for history in histories.values()):
+        ax.plot([], [], "v", color="0.3", markersize=9, label="learning rate halved")
+    ax.set(xlabel="training examples seen", ylabel=ylabel)
+    ax.legend(loc="upper right")
     return ax

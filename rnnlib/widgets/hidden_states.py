@@ -1,0 +1,236 @@
+"""The hidden-state explorer: what the network holds in mind after each word.
+
+For a sentence (one of the data's, or typed in) and each model (e.g. untrained and trained
+side by side): the hidden state over time as a heatmap (units × words), one unit's
+activation over the sentence (a curve, and the words coloured by it), and the top-k next
+words the model predicts after a chosen position. Hidden states are computed once per
+sentence; moving the unit or position only redraws.
+"""
+
+import html
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+from matplotlib.patches import Rectangle
+
+from rnnlib import analysis, plots
+from rnnlib.vocab import SENTENCE_START, tokenize
+from rnnlib.widgets._view import FigureView, as_model_dict
+
+TYPED = -1  # the sentence dropdown's value when the typed sentence is shown
+ACTIVATION_COLORS = colormaps["RdBu_r"]  # the heatmap's colours: blue -, white 0, red +
+
+
+def activation_color(a: float, limit: float = 1.0) -> str:
+    """Background colour (hex) of a word whose unit activation is a, on a scale of ±limit."""
+    return to_hex(ACTIVATION_COLORS((float(np.clip(a / limit, -1, 1)) + 1) / 2))
+
+
+def colour_limit(states) -> float:
+    """One symmetric colour range for all models: an untrained net's states are tiny."""
+    return max(1e-3, max(float(np.max(np.abs(s))) for s in states))
+
+
+def _short(words, limit: int = 70) -> str:
+    text = " ".join(words)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class HiddenStateExplorer(FigureView):
+    """Hidden states of one or more models on a sentence: heatmap, one unit, top-k predictions."""
+
+    def __init__(self, models, vocab, sentences=(), text: str = "", top_k: int = 5):
+        self.models = as_model_dict(models)
+        self.vocab = vocab
+        for name, model in self.models.items():
+            if len(vocab) != model.word_dim:
+                raise ValueError(
+                    f"the vocabulary has {len(vocab)} words but model {name!r} has "
+                    f"word_dim {model.word_dim}"
+                )
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        self.top_k = top_k
+        self.sentences = [self._checked(x, f"sentences[{i}]") for i, x in enumerate(sentences)]
+        if not self.sentences and not text.strip():
+            raise ValueError("give some sentences (encoded, e.g. data.X[:20]) or a text to type")
+        self.typed_x = None
+        self._shown = None  # (sentence key, {model name: (o, s)}): the sentence on screen
+        self._holding = False  # True while controls are being reset together
+        n_units = min(model.hidden_dim for model in self.models.values())
+        super().__init__((7 * len(self.models), 5.6), layout=None, name="hidden-state-explorer")
+
+        options = [(_short(vocab.decode(x)), i) for i, x in enumerate(self.sentences)]
+        self.sentence = widgets.Dropdown(
+            options=[*options, ("(the typed sentence)", TYPED)], description="sentence",
+            layout=widgets.Layout(width="520px"),
+        )  # fmt: skip
+        self.text = widgets.Text(
+            text, placeholder="type a sentence, then Enter", description="or type",
+            continuous_update=False, layout=widgets.Layout(width="520px"),
+        )  # fmt: skip
+        # continuous_update=False: one redraw when a drag ends, not one per unit passed
+        slider = dict(min=0, continuous_update=False)
+        self.unit = widgets.IntSlider(0, max=n_units - 1, description="unit", **slider)
+        self.position = widgets.IntSlider(0, max=0, description="position", **slider)
+        self.words_html = widgets.HTML()  # the words, coloured by the unit's activation
+        self.predictions_html = widgets.HTML()  # top-k next words at the position
+        if text.strip():
+            self._read_text(text)
+            self.sentence.value = TYPED
+        self.sentence.observe(self._sentence_changed, names="value")
+        self.text.observe(self._text_changed, names="value")
+        self.unit.observe(self.redraw, names="value")
+        self.position.observe(self.redraw, names="value")
+        controls = widgets.VBox(
+            [self.sentence, self.text, widgets.HBox([self.unit, self.position])]
+        )
+        self.widget.children = [
+            controls, self.image, self.words_html, self.predictions_html, self.status
+        ]  # fmt: skip
+        self._sentence_changed()
+
+    def _checked(self, x, name: str) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 1 or x.size == 0 or not np.issubdtype(x.dtype, np.integer):
+            raise ValueError(f"{name} must be a non-empty 1-D array of word ids, got {x!r}")
+        if x.min() < 0 or x.max() >= len(self.vocab):
+            raise ValueError(f"{name} holds ids outside the vocabulary [0, {len(self.vocab)})")
+        return x.astype(np.int64)
+
+    # --- choosing the sentence ----------------------------------------------------------------
+
+    def _read_text(self, text: str) -> bool:
+        """Tokenise and encode a typed sentence (after SENTENCE_START); False if it is empty."""
+        tokens = tokenize(text)
+        if not tokens:
+            return False
+        self.typed_x = self.vocab.encode([SENTENCE_START, *tokens])
+        self._shown = None  # a new typed sentence: its states are computed afresh
+        return True
+
+    def _text_changed(self, change) -> None:
+        if not self._read_text(change["new"]):
+            self.show_message("the typed text holds no words")
+            return
+        if self.sentence.value == TYPED:
+            self._sentence_changed()
+        else:
+            self.sentence.value = TYPED  # observed: redraws
+
+    def _sentence_changed(self, *_change) -> None:
+        if self.sentence.value == TYPED and self.typed_x is None:
+            self.show_message("type a sentence in the box below, then press Enter")
+            return
+        T = len(self.current_x())
+        self._holding = True  # resetting the position slider must not draw a stale frame
+        try:
+            self.position.max = T - 1
+            self.position.value = min(self.position.value, T - 1)
+        finally:
+            self._holding = False
+        self.redraw()
+
+    def current_x(self) -> np.ndarray:
+        """The word ids of the sentence shown, (T,)."""
+        key = self.sentence.value
+        return self.typed_x if key == TYPED else self.sentences[key]
+
+    def _forward(self) -> dict:
+        """Model name -> (o (T, C), s (T, H)) for the sentence shown: one forward pass each.
+
+        Kept for the sentence on screen only (o holds C numbers per word): moving the unit
+        or the position reuses it, choosing another sentence replaces it.
+        """
+        key = self.sentence.value
+        if self._shown is None or self._shown[0] != key:
+            x = self.current_x()
+            self._shown = (key, {n: m.forward_propagation(x) for n, m in self.models.items()})
+        return self._shown[1]
+
+    def states(self) -> dict:
+        """Hidden states (T, H) of the sentence shown, for each model (computed once)."""
+        return {name: np.asarray(s) for name, (_, s) in self._forward().items()}
+
+    # --- drawing ------------------------------------------------------------------------------
+
+    def redraw(self, *change) -> None:
+        if self._holding:
+            return
+        super().redraw(*change)
+        self.words_html.value = self._words_html()
+        self.predictions_html.value = self._predictions_html()
+
+    def describe(self) -> str:
+        which = "typed" if self.sentence.value == TYPED else self.sentence.value
+        return f"sentence = {which}, unit = {self.unit.value}, position = {self.position.value}"
+
+    def draw(self, figure) -> None:
+        words = self.vocab.decode(self.current_x())
+        unit, position, T = self.unit.value, self.position.value, len(words)
+        left = 0.85 / figure.get_figwidth()  # 0.85 inch for the unit labels, however wide
+        axes = figure.subplots(
+            2, len(self.models), squeeze=False, height_ratios=[2.2, 1],
+            gridspec_kw=dict(left=left, right=0.97, bottom=0.2, top=0.94, hspace=0.06, wspace=0.25),
+        )  # fmt: skip
+        self.heatmaps, self.unit_curves = axes  # one column per model
+        limit = colour_limit(self.states().values())
+        for column, (name, s) in enumerate(self.states().items()):  # s: (T, H)
+            heatmap, curve = axes[0, column], axes[1, column]
+            plots.plot_hidden_states(s, words, ax=heatmap, title=f"{name} (colours ±{limit:.2g})")
+            heatmap.images[0].set_clim(-limit, limit)  # the colorbar follows
+            heatmap.set_xticklabels([])  # the curve below carries the words
+            heatmap.add_patch(Rectangle((-0.5, unit - 0.5), T, 1, fill=False, lw=1.5, ec="k"))
+            heatmap.add_patch(
+                Rectangle((position - 0.5, -0.5), 1, s.shape[1], fill=False, lw=1.5, ec="tab:orange")
+            )  # fmt: skip
+            above, below = heatmap.get_position(), curve.get_position()  # the colorbar took
+            curve.set_position([above.x0, below.y0, above.width, below.height])  # width: align
+            curve.plot(range(T), s[:, unit], "-o", color="k", markersize=3)
+            curve.axhline(0, color="0.7", linewidth=0.8)
+            curve.axvline(position, color="tab:orange", linewidth=1.5)
+            curve.set(
+                ylim=(-1.05 * limit, 1.05 * limit), xlim=(-0.5, T - 0.5), ylabel=f"unit {unit}"
+            )
+            curve.set_xticks(range(T), words, rotation=60, ha="right", fontsize=8)
+
+    def _words_html(self) -> str:
+        unit, lines = self.unit.value, []
+        words = self.vocab.decode(self.current_x())
+        limit = colour_limit(self.states().values())  # the heatmaps' colours
+        for name, s in self.states().items():
+            spans = [
+                f'<span title="{a:+.3f}" style="background:{activation_color(a, limit)};'
+                f"color:{'white' if abs(a) > 0.6 * limit else 'black'};"  # readable on dark
+                f'padding:1px 3px;margin:1px;border-radius:3px">{html.escape(w)}</span>'
+                for w, a in zip(words, s[:, unit], strict=True)
+            ]
+            lines.append(f"<div><b>{html.escape(name)}</b>, unit {unit}: {' '.join(spans)}</div>")
+        return "\n".join(lines)
+
+    def _predictions_html(self) -> str:
+        x, position = self.current_x(), self.position.value
+        word = self.vocab.index_to_word[x[position]]
+        header = f"<b>top {self.top_k} next words after “{html.escape(word)}”</b>"
+        columns = []
+        for name, (o, _) in self._forward().items():
+            rows = "".join(
+                f"<tr><td>{html.escape(w)}</td><td style='text-align:right'>{p:.4f}</td></tr>"
+                for w, p in analysis.top_words(o[position], self.vocab, self.top_k)
+            )
+            columns.append(
+                f"<td style='vertical-align:top;padding-right:2em'><i>{html.escape(name)}</i>"
+                f"<table>{rows}</table></td>"
+            )
+        return f"{header}<table class='rnnlib-top-k'><tr>{''.join(columns)}</tr></table>"
+
+
+def hidden_state_explorer(models, vocab, sentences=(), text: str = "", top_k: int = 5):
+    """Explore hidden states of a model or a dict name -> model on data or typed sentences.
+
+    `sentences` are encoded sentences (e.g. data.X[:20]); `text` starts with a typed one.
+    Display the returned explorer (last line of a cell) to see it.
+    """
+    return HiddenStateExplorer(models, vocab, sentences=sentences, text=text, top_k=top_k)
