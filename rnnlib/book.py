@@ -15,9 +15,15 @@ def execute_notebook(path, timeout: int = 3600) -> float:
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(
-        notebook, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    # Widget state is not stored: each widget also leaves a static PNG, which is what GitHub and
+    # nbviewer show, and the state would double the size of every saved figure.
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        store_widget_state=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
     # Written only after a clean run, so a failing cell never clobbers the saved outputs.
     atomic_write_text(path, nbformat.writes(notebook) + "\n")
     return time.perf_counter() - start

@@ -257,7 +257,9 @@ class RNNKeras:
         batches = ShuffledBatches(
             len(X), batch_size, lambda rows: (X[rows], y[rows]), np.random.default_rng(shuffle_seed)
         )
-        self.model.fit(batches, epochs=nepoch, callbacks=[tracker], verbose=verbose)
+        # shuffle=False: our batches are already shuffled by a seeded Generator; Keras would
+        # reshuffle them with Python's global random state and break reproducibility.
+        self.model.fit(batches, epochs=nepoch, callbacks=[tracker], verbose=verbose, shuffle=False)
         return tracker.history
 
     def calculate_loss(self, X, y) -> float:

@@ -102,5 +102,9 @@ def fit(
         group_sizes=[len(x) for x in X],
     )
     with precision(model.dtype):
-        model.logits_model.fit(batches, epochs=nepoch, callbacks=[tracker], verbose=verbose)
+        # shuffle=False: our batches are already shuffled by a seeded Generator; Keras would
+        # reshuffle them with Python's global random state and break reproducibility.
+        model.logits_model.fit(
+            batches, epochs=nepoch, callbacks=[tracker], verbose=verbose, shuffle=False
+        )
     return tracker.history
