@@ -203,3 +203,44 @@ def plot_histories(histories: dict, ax=None, ylabel: str = "loss per word (nats)
     ax.set(xlabel="training examples seen", ylabel=ylabel)
     ax.legend(loc="upper right")
     return ax
+
+
+# --- notebooks 5 and 6: where the gradient lands, two models side by side ------------------
+
+
+def plot_per_step_gradients(per_step: dict, ax=None):
+    """Norm of the gradient reaching each step of one sentence, one line per way of computing it.
+
+    A step that gets no gradient at all (scan's truncate_gradient cuts it) is drawn as a cross
+    on the bottom edge, since a log axis cannot show zero.
+    """
+    ax = ax or plt.figure(figsize=(7, 4)).gca()
+    markers = "os^vD"
+    for i, (label, norms) in enumerate(per_step.items()):
+        norms = np.asarray(norms, dtype=float)  # (T,)
+        steps = np.arange(len(norms))
+        (line,) = ax.semilogy(steps, _positive(norms), "-" + markers[i % len(markers)],
+                              markersize=5, label=label, alpha=0.8)  # fmt: skip
+        zero = norms == 0
+        if zero.any():
+            ax.plot(steps[zero], np.zeros(zero.sum()), "x", color=line.get_color(), markersize=8,
+                    transform=ax.get_xaxis_transform(), clip_on=False,
+                    label=f"no gradient ({label.split(':')[0]})")  # fmt: skip
+    ax.set(xlabel="step j of the sentence", ylabel="norm of the gradient reaching step j")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_gradient_decay(norms_by_model: dict, ax=None):
+    """Gradient norm by steps back (log scale) for several models, with the fitted decay per step."""
+    from rnnlib.analysis import decay_per_step
+
+    ax = ax or plt.figure(figsize=(7, 4)).gca()
+    for label, norms in norms_by_model.items():
+        norms = np.asarray(norms, dtype=float)
+        rate = decay_per_step(norms)
+        ax.semilogy(np.arange(len(norms)), _positive(norms), "-o", markersize=4,
+                    label=f"{label} (× {rate:.2f} per step)")  # fmt: skip
+    ax.set(xlabel="steps back from the output (d)", ylabel="norm of the gradient reaching t − d")
+    ax.legend(fontsize=8)
+    return ax
