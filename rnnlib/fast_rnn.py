@@ -1,0 +1,298 @@
+"""RNNNumpyFast: the same model as RNNNumpy, trained on minibatches, for real training runs.
+
+Same equations, same parameters (U, V, W), same truncated BPTT, same checkpoints: a model
+trained here opens with the readable code (`RNNNumpy(**model.config())` + `set_params`).
+What makes it fast, biggest effect first:
+
+1. Minibatches. The output layer (C x H, 8000 x 100) is 99% of the work; done for all
+   (batch x time) positions at once it is one large matrix product, which BLAS runs near
+   the machine's peak, instead of T * B small ones.
+2. float32 by default: half the memory traffic, twice the SIMD width.
+3. The (N, C) score matrix is touched as little as possible: one product writes it, exp
+   runs in place, two products read it. The softmax is never normalised over (N, C):
+   the row sums come out of the product E @ [V | 1] for free (a column of ones appended
+   to V), and the 1/sum scaling is applied to the small (N, H) operands instead. The
+   max-subtraction that keeps exp from overflowing is skipped when a cheap bound on the
+   scores proves it unnecessary (the usual case).
+4. Time-major states (T, B, H) and U stored transposed as (C, H), so reading the words of
+   step t is a row take; the recurrence is the only Python loop over time. The gradient of
+   U is kept as rows for the words that occurred, never as a dense (H, C) matrix.
+
+Truncated BPTT, vectorised: with truncation k, step j receives error from the outputs
+t = j, ..., j + k. Instead of a backward sweep per output (RNNNumpy's double loop), one
+loop over the distance d = 0..k moves all the errors one step back at once.
+
+Sentences of different lengths are padded on the right; padded positions are dropped
+before the output layer, so padding costs only in the (cheap) recurrence.
+"""
+
+import numpy as np
+
+from rnnlib.numpy_rnn import (
+    RNNNumpy,
+    _check_positive_int,
+    check_corpus,
+    check_sentence,
+    normalize_bptt_truncate,
+    softmax,
+)
+
+# Positions per chunk when only the loss is needed: bounds the (N, C) buffer (64 MB at
+# C=8000 in float32) whatever the size of the data set.
+LOSS_CHUNK_TOKENS = 2048
+
+
+def _checked_pairs(xs, ys, word_dim: int) -> list:
+    """(x, y) int arrays, validated as RNNNumpy validates them, in one pass for the usual case."""
+    check_corpus(xs, ys)
+    pairs = [(np.asarray(x), np.asarray(y)) for x, y in zip(xs, ys, strict=True)]
+    usual = all(
+        x.ndim == y.ndim == 1
+        and 0 < len(x) == len(y)
+        and x.dtype.kind in "iu"
+        and y.dtype.kind in "iu"
+        for x, y in pairs
+    )
+    if usual:  # one range check over all the ids instead of one per sentence
+        ids = np.concatenate([a for pair in pairs for a in pair])
+        usual = ids.min() >= 0 and ids.max() < word_dim
+    if not usual:  # something is wrong: let the readable model's checks say what and where
+        pairs = [check_sentence(x, y, word_dim) for x, y in zip(xs, ys, strict=True)]
+    return pairs
+
+
+class Batch:
+    """Sentences padded into time-major (T, B) arrays, with the flat indices of real words."""
+
+    def __init__(self, xs, ys, word_dim: int):
+        pairs = _checked_pairs(xs, ys, word_dim)
+        self.lengths = np.array([len(x) for x, _ in pairs])  # (B,)
+        B, T = len(pairs), int(self.lengths.max())
+        self.x = np.zeros((T, B), dtype=np.int64)  # padding reads word 0; its error is zero
+        y = np.zeros((T, B), dtype=np.int64)
+        for b, (xb, yb) in enumerate(pairs):
+            self.x[: len(xb), b] = xb
+            y[: len(yb), b] = yb
+        # Position (t, b) is real when t < length_b; flat index t * B + b, in time order.
+        real = np.arange(T)[:, None] < self.lengths[None, :]  # (T, B)
+        self.positions = np.flatnonzero(real)  # (N,)
+        self.targets = y.ravel()[self.positions]  # (N,)
+        self.words = self.x.ravel()[self.positions]  # (N,) the word read at each position
+
+
+class RNNNumpyFast:
+    """RNNNumpy's model, with a batched forward/backward pass; float32 unless asked."""
+
+    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, seed: int = 0, dtype=np.float32):
+        self.word_dim = _check_positive_int(word_dim, "word_dim")  # C
+        self.hidden_dim = _check_positive_int(hidden_dim, "hidden_dim")  # H
+        self.bptt_truncate = bptt_truncate
+        self.seed = int(seed)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        # The readable model draws the initial weights, so one seed means one model in both.
+        self.set_params(RNNNumpy(word_dim, hidden_dim, seed=seed).get_params())
+
+    @property
+    def bptt_truncate(self) -> int:
+        """How many earlier steps each output's error flows back through (-1: all of them)."""
+        return self._bptt_truncate
+
+    @bptt_truncate.setter
+    def bptt_truncate(self, value) -> None:
+        self._bptt_truncate = normalize_bptt_truncate(value)
+
+    @property
+    def U(self) -> np.ndarray:
+        """The tutorial's U (H, C): a transposed view of the stored (C, H) table."""
+        return self._UT.T
+
+    @property
+    def V(self) -> np.ndarray:
+        """V (C, H): a view of the stored [V | 1]."""
+        return self._V1[:, : self.hidden_dim]
+
+    def __repr__(self) -> str:
+        return (
+            f"RNNNumpyFast(word_dim={self.word_dim}, hidden_dim={self.hidden_dim}, "
+            f"bptt_truncate={self.bptt_truncate}, dtype={self.dtype.name})"
+        )
+
+    # --- forward ---------------------------------------------------------------------------
+
+    def _states(self, x: np.ndarray) -> np.ndarray:
+        """Hidden states (T, B, H) for time-major word ids x (T, B)."""
+        S = self._UT[x]  # (T, B, H): U[:, x_t] for every sentence, a row take
+        pushed = np.empty_like(S[0])  # (B, H)
+        np.tanh(S[0], out=S[0])  # s_{-1} = 0, so the first step has no W term
+        for t in range(1, len(S)):
+            np.matmul(S[t - 1], self.W.T, out=pushed)
+            S[t] += pushed
+            np.tanh(S[t], out=S[t])
+        return S
+
+    def _scores_buffer(self, n: int) -> np.ndarray:
+        """A reused (n, C) buffer: allocating 20-100 MB every step costs page faults."""
+        buffer = getattr(self, "_buffer", None)
+        if buffer is None or len(buffer) < n or buffer.dtype != self.dtype:
+            buffer = self._buffer = np.empty((n, self.word_dim), dtype=self.dtype)
+        return buffer[:n]
+
+    def _exp_scores(self, s: np.ndarray, targets: np.ndarray):
+        """exp of the scores V s (N, C), shifted for safety; also the shifted target scores."""
+        E = np.matmul(s, self.V.T, out=self._scores_buffer(len(s)))  # (N, C)
+        # exp overflows only for large scores. |V_c . s| <= max_c |V_c| * |s| (Cauchy-Schwarz);
+        # while that bound is under half the float range's log, e^bound summed over any
+        # vocabulary stays finite, and the usual max-subtraction (two passes over E) is skipped.
+        bound = np.sqrt(
+            np.einsum("ch,ch->c", self.V, self.V).max() * np.einsum("nh,nh->n", s, s).max()
+        )
+        if bound > 0.5 * np.log(np.finfo(self.dtype).max):
+            E -= E.max(axis=1, keepdims=True)
+        target_scores = E[np.arange(len(s)), targets]  # (N,) a copy, taken before exp
+        np.exp(E, out=E)
+        return E, target_scores
+
+    def forward_propagation(self, x):
+        """Probabilities o (T, C) and hidden states s (T, H) for one sentence of word ids."""
+        x = check_sentence(x, word_dim=self.word_dim)
+        s = self._states(x[:, None])[:, 0]  # (T, H)
+        return softmax(s @ self.V.T), s
+
+    def predict(self, x) -> np.ndarray:
+        """The most probable next word at every step, (T,)."""
+        x = check_sentence(x, word_dim=self.word_dim)
+        return np.argmax(self._states(x[:, None])[:, 0] @ self.V.T, axis=1)
+
+    def calculate_total_loss(self, X, Y) -> float:
+        """Cross-entropy summed over every word of every sentence."""
+        check_corpus(X, Y)
+        total, start = 0.0, 0
+        while start < len(X):  # chunks of about LOSS_CHUNK_TOKENS words
+            stop, tokens = start, 0
+            while stop < len(X) and (stop == start or tokens + len(X[stop]) <= LOSS_CHUNK_TOKENS):
+                tokens += len(X[stop])
+                stop += 1
+            batch = Batch(X[start:stop], Y[start:stop], self.word_dim)
+            s = self._states(batch.x).reshape(-1, self.hidden_dim)[batch.positions]  # (N, H)
+            E, target_scores = self._exp_scores(s, batch.targets)
+            sums = E @ np.ones(self.word_dim, dtype=self.dtype)  # (N,) a GEMV, not a reduction
+            total += float(np.sum(np.log(sums, dtype=np.float64) - target_scores))
+            start = stop
+        return total
+
+    def calculate_loss(self, X, Y) -> float:
+        """Cross-entropy per word: log(C) for a model that knows nothing."""
+        check_corpus(X, Y)
+        return self.calculate_total_loss(X, Y) / sum(len(y) for y in Y)
+
+    # --- backward ----------------------------------------------------------------------------
+
+    def _gradients(self, batch: Batch):
+        """Gradients of the batch's total loss: U as (touched word ids, rows of dU^T), V, W."""
+        H = self.hidden_dim
+        S = self._states(batch.x)  # (T, B, H)
+        T, B = batch.x.shape
+        s = S.reshape(-1, H)[batch.positions]  # (N, H) states at real positions
+
+        # Output layer. delta_o = E / sums - onehot(y), never formed: it is applied through
+        # the small operands. E @ [V | 1] gives E V and, in its last column, the row sums.
+        E, _ = self._exp_scores(s, batch.targets)
+        EV1 = E @ self._V1  # (N, H + 1 + padding)
+        sums = EV1[:, H]  # (N,)
+        inv_sums = 1.0 / sums[:, None]  # (N, 1)
+        ds = EV1[:, :H] * inv_sums - self.V[batch.targets]  # (N, H) = delta_o @ V
+        # delta_o * sums = E - sums * onehot(y): N scattered writes, not a pass over E.
+        E[np.arange(len(s)), batch.targets] -= sums
+        # dV = delta_o^T s, laid out like [V | 1 | 0...] (zero columns), so that the update
+        # is one contiguous pass over the stored matrix and leaves the ones column alone.
+        s_scaled = np.zeros((len(s), self._V1.shape[1]), dtype=self.dtype)  # (N, H + padding)
+        np.multiply(s, inv_sums, out=s_scaled[:, :H])
+        dV1 = E.T @ s_scaled  # (C, H + padding)
+
+        # Back through time. delta[d][j]: error on step j's pre-activation coming from the
+        # output d steps later; delta[d][j] = (W^T delta[d-1][j+1]) * (1 - s_j^2).
+        tanh_grad = 1.0 - S * S  # (T, B, H)
+        total = np.zeros_like(S)  # (T, B, H) summed over the outputs that reach each step
+        total.reshape(-1, H)[batch.positions] = ds
+        total *= tanh_grad  # distance 0: each output's own step
+        k = self.bptt_truncate
+        if k == -1 or k >= T - 1:  # nothing is cut: one ordinary backward sweep
+            for j in range(T - 1, 0, -1):
+                total[j - 1] += (total[j] @ self.W) * tanh_grad[j - 1]
+        else:  # vectorised over steps, one loop over distances: k products of (T*B, H) x (H, H)
+            delta = total.copy()
+            for d in range(1, k + 1):
+                delta = (delta[1:] @ self.W) * tanh_grad[: T - d]  # (T - d, B, H)
+                total[: T - d] += delta
+        dW = total[1:].reshape(-1, H).T @ S[:-1].reshape(-1, H)  # (H, H), s_{-1} = 0 adds 0
+        # U: only the columns of the words read get a gradient. Sort the positions by word
+        # id and sum each run of equal ids: one row per distinct word.
+        order = np.argsort(batch.words, kind="stable")
+        ids = batch.words[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        dUT_rows = np.add.reduceat(total.reshape(-1, H)[batch.positions[order]], starts, axis=0)
+        return ids[starts], dUT_rows, dV1, dW
+
+    def bptt_batch(self, xs, ys) -> dict[str, np.ndarray]:
+        """Gradients (dense, keyed like get_params) of the total loss of a list of sentences."""
+        words, dUT_rows, dV1, dW = self._gradients(Batch(xs, ys, self.word_dim))
+        dU = np.zeros((self.hidden_dim, self.word_dim), dtype=self.dtype)
+        dU[:, words] = dUT_rows.T
+        return {"U": dU, "V": np.ascontiguousarray(dV1[:, : self.hidden_dim]), "W": dW}
+
+    def bptt(self, x, y) -> dict[str, np.ndarray]:
+        """Gradients of one sentence's total loss, as RNNNumpy.bptt."""
+        return self.bptt_batch([x], [y])
+
+    def sgd_step_batch(self, xs, ys, learning_rate, clip_norm=None) -> None:
+        """One SGD step on the summed loss of a list of sentences (optionally norm-clipped)."""
+        if not np.isfinite(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+        if clip_norm is not None and not (np.isfinite(clip_norm) and clip_norm > 0):
+            raise ValueError(f"clip_norm must be a positive number, got {clip_norm!r}")
+        words, dUT_rows, dV1, dW = self._gradients(Batch(xs, ys, self.word_dim))
+        step = learning_rate
+        if clip_norm is not None:
+            norm = np.sqrt(
+                sum(float(np.sum(np.square(g, dtype=np.float64))) for g in (dUT_rows, dV1, dW))
+            )
+            step = learning_rate * min(1.0, clip_norm / norm) if norm > 0 else learning_rate
+        self._UT[words] -= step * dUT_rows  # word ids are unique, so no update is lost
+        self._V1 -= np.multiply(dV1, step, out=dV1)  # in place: dV1 is ours, and 3 MB
+        self.W -= step * dW
+
+    def sgd_step(self, x, y, learning_rate, clip_norm=None) -> None:
+        """One SGD step on one sentence, as RNNNumpy.sgd_step."""
+        self.sgd_step_batch([x], [y], learning_rate, clip_norm)
+
+    # --- parameters ------------------------------------------------------------------------
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copies of U (H, C), V (C, H), W (H, H): the tutorial's layout, as RNNNumpy's."""
+        return {"U": self.U.copy(), "V": self.V.copy(), "W": self.W.copy()}
+
+    def set_params(self, params: dict) -> None:
+        """Replace U, V, W (validated by RNNNumpy's rules); new shapes resize the model."""
+        readable = RNNNumpy(1, 1, dtype=self.dtype)  # validates names, shapes and dtypes
+        readable.set_params(params)
+        self.hidden_dim, self.word_dim = readable.hidden_dim, readable.word_dim
+        self._UT = np.ascontiguousarray(readable.U.T)  # (C, H)
+        # [V | 1 | 0...]: the zero columns pad each row to a multiple of 8 numbers, and
+        # aligned rows make the products with the (N, C) matrix about 10% faster.
+        width = -(-(self.hidden_dim + 1) // 8) * 8
+        self._V1 = np.zeros((self.word_dim, width), dtype=self.dtype)
+        self._V1[:, : self.hidden_dim] = readable.V
+        self._V1[:, self.hidden_dim] = 1.0
+        self.W = readable.W  # (H, H)
+
+    def config(self) -> dict:
+        """Constructor arguments (JSON-safe); RNNNumpy accepts the same ones."""
+        return {
+            "word_dim": self.word_dim,
+            "hidden_dim": self.hidden_dim,
+            "bptt_truncate": self.bptt_truncate,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+        }
