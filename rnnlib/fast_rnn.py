@@ -33,6 +33,7 @@ from rnnlib.numpy_rnn import (
     _check_positive_int,
     check_corpus,
     check_sentence,
+    model_config,
     normalize_bptt_truncate,
     softmax,
 )
@@ -289,10 +290,4 @@ class RNNNumpyFast:
 
     def config(self) -> dict:
         """Constructor arguments (JSON-safe); RNNNumpy accepts the same ones."""
-        return {
-            "word_dim": self.word_dim,
-            "hidden_dim": self.hidden_dim,
-            "bptt_truncate": self.bptt_truncate,
-            "seed": self.seed,
-            "dtype": self.dtype.name,
-        }
+        return model_config(self)

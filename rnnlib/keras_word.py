@@ -38,7 +38,7 @@ from rnnlib.keras_common import (
     tanh,
 )
 from rnnlib.keras_jax import JaxFunctions
-from rnnlib.numpy_rnn import RNNNumpy, check_sentence, normalize_bptt_truncate
+from rnnlib.numpy_rnn import RNNNumpy, check_sentence, model_config, normalize_bptt_truncate
 from rnnlib.vocab import Vocabulary
 
 
@@ -124,13 +124,7 @@ class KerasWordModel:
 
     def config(self) -> dict:
         """Constructor arguments (JSON-safe), so that type(model)(**model.config()) rebuilds it."""
-        return {
-            "word_dim": self.word_dim,
-            "hidden_dim": self.hidden_dim,
-            "bptt_truncate": self.bptt_truncate,
-            "seed": self.seed,
-            "dtype": self.dtype,
-        }
+        return model_config(self)
 
     def padded(self, xs, ys, rows=None):
         """Right-padded (ids, targets, weights) for a list of sentences (see pad_sentences)."""

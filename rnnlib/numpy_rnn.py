@@ -111,6 +111,17 @@ def clip_gradients(grads: dict, clip_norm: float) -> dict:
     return {name: g * scale for name, g in grads.items()}
 
 
+def model_config(model) -> dict:
+    """Constructor arguments of a word-level model (JSON-safe): type(m)(**model_config(m))."""
+    return {
+        "word_dim": model.word_dim,
+        "hidden_dim": model.hidden_dim,
+        "bptt_truncate": model.bptt_truncate,
+        "seed": model.seed,
+        "dtype": np.dtype(model.dtype).name,
+    }
+
+
 def _check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -295,10 +306,4 @@ class RNNNumpy:
 
     def config(self) -> dict:
         """Constructor arguments (JSON-safe), so that type(model)(**model.config()) rebuilds it."""
-        return {
-            "word_dim": self.word_dim,
-            "hidden_dim": self.hidden_dim,
-            "bptt_truncate": self.bptt_truncate,
-            "seed": self.seed,
-            "dtype": self.dtype.name,
-        }
+        return model_config(self)

@@ -24,7 +24,7 @@ from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.link.jax.linker import JAXLinker
 from pytensor.tensor.math import Sum
 
-from rnnlib.numpy_rnn import check_corpus, check_sentence, normalize_bptt_truncate
+from rnnlib.numpy_rnn import check_corpus, check_sentence, model_config, normalize_bptt_truncate
 
 MODE_ENV = "RNNLIB_PYTENSOR_MODE"
 SCAN_TRUNCATE_MODE = "FAST_COMPILE"
@@ -331,13 +331,7 @@ class PyTensorLanguageModel:
 
     def config(self) -> dict:
         """Constructor arguments (JSON-safe), so that type(model)(**model.config()) rebuilds it."""
-        return {
-            "word_dim": self.word_dim,
-            "hidden_dim": self.hidden_dim,
-            "bptt_truncate": self.bptt_truncate,
-            "seed": self.seed,
-            "dtype": self.dtype.name,
-        }
+        return model_config(self)
 
     def _weights(self) -> list:
         return [self._shared[name] for name in self.WEIGHT_NAMES]
