@@ -20,50 +20,30 @@ from pathlib import Path
 # --- argument types: clear errors for bad values -------------------------------------------
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _argument_type(parse, accept, expected: str, doc: str):
+    """An argparse type: `parse` the text, then check it with `accept`; one clear error for both."""
+
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    convert.__doc__ = doc
+    return convert
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def truncation(text: str) -> int:
-    """argparse type: bptt_truncate, an integer >= 0, or -1 for full BPTT."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -2
-    if value < -1:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer >= 0, or -1 for full BPTT, got {text!r}"
-        )
-    return value
+positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer", "an integer >= 1")
+non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0", "an integer >= 0")
+positive_float = _argument_type(
+    float, lambda v: math.isfinite(v) and v > 0, "a positive number", "a finite number > 0"
+)
+truncation = _argument_type(
+    int, lambda v: v >= -1, "an integer >= 0, or -1 for full BPTT", "bptt_truncate (-1: full)"
+)
 
 
 # --- backends and corpora ------------------------------------------------------------------
