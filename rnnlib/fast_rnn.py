@@ -9,11 +9,11 @@ What makes it fast, biggest effect first:
    the machine's peak, instead of T * B small ones.
 2. float32 by default: half the memory traffic, twice the SIMD width.
 3. The (N, C) score matrix is touched as little as possible: one product writes it, exp
-   runs in place, two products read it. The softmax is never normalised over (N, C):
-   the row sums come out of the product E @ [V | 1] for free (a column of ones appended
-   to V), and the 1/sum scaling is applied to the small (N, H) operands instead. The
-   max-subtraction that keeps exp from overflowing is skipped when a cheap bound on the
-   scores proves it unnecessary (the usual case).
+   reads it once, two products read the result. The softmax is never normalised over
+   (N, C): the row sums come out of the product E @ [V | 0... | 1] for free (a column of
+   ones appended to V), and the 1/sum scaling is applied to the small (N, H) operands
+   instead. The max-subtraction that keeps exp from overflowing is done only when those
+   row sums show that it was needed (rarely: tanh keeps the states in [-1, 1]).
 4. Time-major states (T, B, H) and U stored transposed as (C, H), so reading the words of
    step t is a row take; the recurrence is the only Python loop over time. The gradient of
    U is kept as rows for the words that occurred, never as a dense (H, C) matrix.
@@ -111,7 +111,7 @@ class RNNNumpyFast:
 
     @property
     def V(self) -> np.ndarray:
-        """V (C, H): a view of the stored [V | 1]."""
+        """V (C, H): a view of the stored [V | 0... | 1]."""
         return self._V1[:, : self.hidden_dim]
 
     def __repr__(self) -> str:
@@ -133,27 +133,39 @@ class RNNNumpyFast:
             np.tanh(S[t], out=S[t])
         return S
 
-    def _scores_buffer(self, n: int) -> np.ndarray:
-        """A reused (n, C) buffer: allocating 20-100 MB every step costs page faults."""
-        buffer = getattr(self, "_buffer", None)
-        if buffer is None or len(buffer) < n or buffer.dtype != self.dtype:
-            buffer = self._buffer = np.empty((n, self.word_dim), dtype=self.dtype)
-        return buffer[:n]
+    def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two reused (n, C) buffers: allocating 20-100 MB every step costs page faults."""
+        buffers = getattr(self, "_nc_buffers", None)
+        fits = buffers is not None and buffers.shape[1] >= n and buffers.shape[2] == self.word_dim
+        if not fits or buffers.dtype != self.dtype:  # also after set_params resized the model
+            buffers = self._nc_buffers = np.empty((2, n, self.word_dim), dtype=self.dtype)
+        return buffers[0, :n], buffers[1, :n]
 
-    def _exp_scores(self, s: np.ndarray, targets: np.ndarray):
-        """exp of the scores V s (N, C), shifted for safety; also the shifted target scores."""
-        E = np.matmul(s, self.V.T, out=self._scores_buffer(len(s)))  # (N, C)
-        # exp overflows only for large scores. |V_c . s| <= max_c |V_c| * |s| (Cauchy-Schwarz);
-        # while that bound is under half the float range's log, e^bound summed over any
-        # vocabulary stays finite, and the usual max-subtraction (two passes over E) is skipped.
-        bound = np.sqrt(
-            np.einsum("ch,ch->c", self.V, self.V).max() * np.einsum("nh,nh->n", s, s).max()
-        )
-        if bound > 0.5 * np.log(np.finfo(self.dtype).max):
-            E -= E.max(axis=1, keepdims=True)
-        target_scores = E[np.arange(len(s)), targets]  # (N,) a copy, taken before exp
-        np.exp(E, out=E)
-        return E, target_scores
+    def _softmax_parts(self, s: np.ndarray, targets: np.ndarray, right: np.ndarray):
+        """E = exp(scores V s) (N, C), the product E @ right, and the target scores.
+
+        `right`'s last column must be ones: that column of E @ right is the row sums of E.
+        When the scores had to be shifted, E, the sums and the target scores are shifted
+        alike, which leaves every probability and the loss unchanged.
+        """
+        Z, E = self._buffers(len(s))
+        np.matmul(s, self.V.T, out=Z)  # (N, C) scores
+        # A softmax is usually computed as exp(z - max z), so that exp cannot overflow, at
+        # the price of two more passes over (N, C). With tanh keeping every |s_h| <= 1 the
+        # scores rarely come near float32's limit (88), so try without: the row sums, which
+        # are needed anyway, show whether exp overflowed (inf or nan) or underflowed to
+        # (almost) nothing, and only then is the shift applied. exp writes into a second
+        # buffer, so the scores are still there for that.
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            np.exp(Z, out=E)
+            product = E @ right
+        finfo = np.finfo(self.dtype)
+        if not (np.isfinite(product).all() and product[:, -1].min() >= finfo.tiny / finfo.eps):
+            Z -= Z.max(axis=1, keepdims=True)  # the largest score of each row becomes 0
+            with np.errstate(under="ignore"):
+                np.exp(Z, out=E)
+            product = E @ right
+        return E, product, Z[np.arange(len(s)), targets]
 
     def forward_propagation(self, x):
         """Probabilities o (T, C) and hidden states s (T, H) for one sentence of word ids."""
@@ -177,9 +189,9 @@ class RNNNumpyFast:
                 stop += 1
             batch = Batch(X[start:stop], Y[start:stop], self.word_dim)
             s = self._states(batch.x).reshape(-1, self.hidden_dim)[batch.positions]  # (N, H)
-            E, target_scores = self._exp_scores(s, batch.targets)
-            sums = E @ np.ones(self.word_dim, dtype=self.dtype)  # (N,) a GEMV, not a reduction
-            total += float(np.sum(np.log(sums, dtype=np.float64) - target_scores))
+            # Only the row sums are needed: a product with the ones column (a GEMV).
+            _, sums, target_scores = self._softmax_parts(s, batch.targets, self._V1[:, -1:])
+            total += float(np.sum(np.log(sums[:, 0], dtype=np.float64) - target_scores))
             start = stop
         return total
 
@@ -190,26 +202,30 @@ class RNNNumpyFast:
 
     # --- backward ----------------------------------------------------------------------------
 
-    def _gradients(self, batch: Batch):
-        """Gradients of the batch's total loss: U as (touched word ids, rows of dU^T), V, W."""
+    def _gradients(self, batch: Batch, scale: float = 1.0):
+        """Gradients of `scale` x the batch's total loss: U as (word ids, rows of dU^T), V, W.
+
+        Everything downstream is linear in the output error, so `scale` (the learning rate,
+        for an SGD step) is applied once to the small (N, H) operands, never to a large result.
+        """
         H = self.hidden_dim
         S = self._states(batch.x)  # (T, B, H)
         T, B = batch.x.shape
         s = S.reshape(-1, H)[batch.positions]  # (N, H) states at real positions
 
         # Output layer. delta_o = E / sums - onehot(y), never formed: it is applied through
-        # the small operands. E @ [V | 1] gives E V and, in its last column, the row sums.
-        E, _ = self._exp_scores(s, batch.targets)
-        EV1 = E @ self._V1  # (N, H + 1 + padding)
-        sums = EV1[:, H]  # (N,)
+        # the small operands. E @ [V | 0... | 1] gives E V and, in its last column, the sums.
+        E, EV1, _ = self._softmax_parts(s, batch.targets, self._V1)  # (N, C), (N, H + pad)
+        sums = EV1[:, -1]  # (N,)
         inv_sums = 1.0 / sums[:, None]  # (N, 1)
         ds = EV1[:, :H] * inv_sums - self.V[batch.targets]  # (N, H) = delta_o @ V
+        ds *= scale
         # delta_o * sums = E - sums * onehot(y): N scattered writes, not a pass over E.
         E[np.arange(len(s)), batch.targets] -= sums
-        # dV = delta_o^T s, laid out like [V | 1 | 0...] (zero columns), so that the update
-        # is one contiguous pass over the stored matrix and leaves the ones column alone.
+        # dV = delta_o^T s, laid out like [V | 0... | 1] with zeros in the extra columns, so
+        # that the update is one contiguous pass over the stored matrix and keeps the ones.
         s_scaled = np.zeros((len(s), self._V1.shape[1]), dtype=self.dtype)  # (N, H + padding)
-        np.multiply(s, inv_sums, out=s_scaled[:, :H])
+        np.multiply(s, inv_sums * scale, out=s_scaled[:, :H])
         dV1 = E.T @ s_scaled  # (C, H + padding)
 
         # Back through time. delta[d][j]: error on step j's pre-activation coming from the
@@ -253,16 +269,20 @@ class RNNNumpyFast:
             raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
         if clip_norm is not None and not (np.isfinite(clip_norm) and clip_norm > 0):
             raise ValueError(f"clip_norm must be a positive number, got {clip_norm!r}")
-        words, dUT_rows, dV1, dW = self._gradients(Batch(xs, ys, self.word_dim))
-        step = learning_rate
-        if clip_norm is not None:
+        batch = Batch(xs, ys, self.word_dim)
+        if clip_norm is None:  # the step comes out of _gradients already scaled
+            words, dUT_rows, dV1, dW = self._gradients(batch, scale=learning_rate)
+        else:
+            words, dUT_rows, dV1, dW = self._gradients(batch)
             norm = np.sqrt(
                 sum(float(np.sum(np.square(g, dtype=np.float64))) for g in (dUT_rows, dV1, dW))
             )
-            step = learning_rate * min(1.0, clip_norm / norm) if norm > 0 else learning_rate
-        self._UT[words] -= step * dUT_rows  # word ids are unique, so no update is lost
-        self._V1 -= np.multiply(dV1, step, out=dV1)  # in place: dV1 is ours, and 3 MB
-        self.W -= step * dW
+            factor = learning_rate * min(1.0, clip_norm / norm) if norm > 0 else learning_rate
+            for g in (dUT_rows, dV1, dW):
+                g *= factor
+        self._UT[words] -= dUT_rows  # word ids are unique, so no update is lost
+        self._V1 -= dV1  # one pass over the stored [V | 0... | 1]; dV1's extra columns are 0
+        self.W -= dW
 
     def sgd_step(self, x, y, learning_rate, clip_norm=None) -> None:
         """One SGD step on one sentence, as RNNNumpy.sgd_step."""
@@ -280,12 +300,12 @@ class RNNNumpyFast:
         readable.set_params(params)
         self.hidden_dim, self.word_dim = readable.hidden_dim, readable.word_dim
         self._UT = np.ascontiguousarray(readable.U.T)  # (C, H)
-        # [V | 1 | 0...]: the zero columns pad each row to a multiple of 8 numbers, and
+        # [V | 0... | 1]: the zero columns pad each row to a multiple of 8 numbers, and
         # aligned rows make the products with the (N, C) matrix about 10% faster.
         width = -(-(self.hidden_dim + 1) // 8) * 8
         self._V1 = np.zeros((self.word_dim, width), dtype=self.dtype)
         self._V1[:, : self.hidden_dim] = readable.V
-        self._V1[:, self.hidden_dim] = 1.0
+        self._V1[:, -1] = 1.0
         self.W = readable.W  # (H, H)
 
     def config(self) -> dict:

@@ -1,6 +1,7 @@
 """RNNNumpyFast against its oracles: the readable RNNNumpy (float64) and finite differences."""
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -127,17 +128,33 @@ def test_full_bptt_batch_gradient_matches_finite_differences():
     fast.set_params(params)
 
 
+def logsumexp_loss(readable, xs, ys):
+    """Total cross-entropy from the readable model's states, as log-sum-exp minus the target.
+
+    RNNNumpy sums -log(softmax): right for any sane model, but a probability that rounds to
+    0 makes it inf. This form stays finite, so it can judge extreme scores.
+    """
+    total = 0.0
+    for x, y in zip(xs, ys, strict=True):
+        scores = readable.forward_propagation(x)[1] @ readable.V.T  # (T, C)
+        top = scores.max(axis=1)
+        lse = top + np.log(np.exp(scores - top[:, None]).sum(axis=1))
+        total += float(np.sum(lse - scores[np.arange(len(y)), y]))
+    return total
+
+
 def test_large_scores_take_the_max_shifted_softmax_and_stay_exact():
     """Scores past the safe range for exp() without a shift must give the same numbers."""
     readable, fast = pair(bptt_truncate=-1)
     params = readable.get_params()
-    params["V"] *= 3000.0  # scores of several hundred: exp would overflow float64 unshifted
+    params["V"] *= 6000.0  # scores of several hundred: exp would overflow float64 unshifted
     readable.set_params(params)
     fast.set_params(params)
     xs, ys = sentences(6, [5, 3])
+    assert np.max(readable.forward_propagation(xs[0])[1] @ params["V"].T) > 710  # e^710 = inf
     loss = fast.calculate_total_loss(xs, ys)
     assert np.isfinite(loss) and loss > 100
-    assert loss == pytest.approx(readable.calculate_total_loss(xs, ys), rel=1e-10)
+    assert loss == pytest.approx(logsumexp_loss(readable, xs, ys), rel=1e-10)
     expected = summed([readable.bptt(x, y) for x, y in zip(xs, ys, strict=True)])
     assert_grads_close(fast.bptt_batch(xs, ys), expected, rtol=1e-8, atol=1e-9)
 
@@ -301,3 +318,52 @@ def test_peak_memory_of_a_large_step_stays_under_1_gib():
         tracemalloc.stop()
     scores = sum(len(x) for x in xs) * 8000 * 4  # the (N, C) float32 matrix it cannot avoid
     assert scores < peak < 1 << 30
+
+
+def test_scores_that_overflow_float32_take_the_shifted_softmax():
+    """Scores near 100 overflow exp in float32: the row sums reveal it, the shift fixes it."""
+    readable, fast = pair(bptt_truncate=-1)
+    fast32 = RNNNumpyFast(C, H, bptt_truncate=-1)
+    params = readable.get_params()
+    params["U"] = np.abs(params["U"]) * 50.0 + 1.0  # every state saturates at +1
+    params["V"] = np.where(np.arange(C)[:, None] % 2 == 0, 20.0, -20.0) * np.ones((C, H))
+    readable.set_params(params)  # scores are +-20 H = +-160: exp(160) overflows float32
+    fast32.set_params(params)
+    xs, ys = sentences(9, [5, 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the failed first try must not leak warnings either
+        loss = fast32.calculate_total_loss(xs, ys)
+        grads = fast32.bptt_batch(xs, ys)
+    assert loss == pytest.approx(logsumexp_loss(readable, xs, ys), rel=1e-5)
+    expected = summed([readable.bptt(x, y) for x, y in zip(xs, ys, strict=True)])
+    assert_grads_close(grads, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_scores_that_underflow_take_the_shifted_softmax():
+    """All scores far below zero: exp would give 0 everywhere unless shifted."""
+    readable, fast = pair(bptt_truncate=-1)
+    params = readable.get_params()
+    params["U"] = np.abs(params["U"]) * 50.0 + 1.0  # every state saturates at +1
+    params["V"] = -np.abs(params["V"]) * 100.0 - 100.0  # so every score is below -800
+    readable.set_params(params)
+    fast.set_params(params)
+    xs, ys = sentences(10, [4, 2])
+    assert np.max(params["V"].sum(axis=1)) < -746  # exp(-746) is 0 even in float64
+    loss = fast.calculate_total_loss(xs, ys)
+    assert np.isfinite(loss)
+    assert loss == pytest.approx(logsumexp_loss(readable, xs, ys), rel=1e-10)
+    expected = summed([readable.bptt(x, y) for x, y in zip(xs, ys, strict=True)])
+    assert_grads_close(fast.bptt_batch(xs, ys), expected, rtol=1e-8, atol=1e-9)
+
+
+def test_buffers_follow_a_resize():
+    """A step at one vocabulary size, then set_params to another: no stale (N, C) buffer."""
+    fast = RNNNumpyFast(C, H)
+    xs, ys = sentences(11, [6, 6])
+    fast.sgd_step_batch(xs, ys, 0.01)
+    smaller = RNNNumpy(C - 7, H, seed=4)
+    fast.set_params(smaller.get_params())
+    xs, ys = sentences(12, [5], word_dim=C - 7)
+    assert fast.calculate_total_loss(xs, ys) == pytest.approx(
+        smaller.calculate_total_loss(xs, ys), rel=1e-5
+    )
