@@ -26,9 +26,14 @@ test: $(STAMP)
 book: $(STAMP)
 	$(BIN)/python -m rnnlib.book notebooks
 
-## bench: throughput of every implementation, measured in one run
-bench: $(STAMP)
+## bench: throughput of every implementation, measured in one run (installs the `bench`
+## extra first: PyTorch 2.13.0 and threadpoolctl, for the peer and the BLAS kernel names)
+bench: $(VENV)/.bench-stamp
 	$(BIN)/python -m rnnlib.bench
+
+$(VENV)/.bench-stamp: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check rnnlib tests notebooks

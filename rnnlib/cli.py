@@ -11,40 +11,12 @@ A training run writes its checkpoint at every loss evaluation and when interrupt
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
+from rnnlib.cli_args import non_negative_int, positive_float, positive_int, truncation
+
 # Heavy modules (models, corpora, Keras...) are imported inside the commands that need them.
-
-# --- argument types: clear errors for bad values -------------------------------------------
-
-
-def _argument_type(parse, accept, expected: str, doc: str):
-    """An argparse type: `parse` the text, then check it with `accept`; one clear error for both."""
-
-    def convert(text: str):
-        try:
-            value = parse(text)
-        except ValueError:
-            value = None
-        if value is None or not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    convert.__doc__ = doc
-    return convert
-
-
-positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer", "an integer >= 1")
-non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0", "an integer >= 0")
-positive_float = _argument_type(
-    float, lambda v: math.isfinite(v) and v > 0, "a positive number", "a finite number > 0"
-)
-truncation = _argument_type(
-    int, lambda v: v >= -1, "an integer >= 0, or -1 for full BPTT", "bptt_truncate (-1: full)"
-)
-
 
 # --- backends and corpora ------------------------------------------------------------------
 

@@ -52,6 +52,11 @@ def test_quick_run_gives_well_formed_rows_for_every_available_implementation():
     for row in rows:
         if row["name"].startswith("numpy"):
             assert row["peak_mib"] > 0
+            # The same path timed again in a child process with the other BLAS kernel choice.
+            other = row["other_kernel"]
+            assert other["tokens_per_s"] > 0 and other["roofline_share"] > 0
+        else:
+            assert "other_kernel" not in row
 
 
 def tiny_setup(**overrides):
@@ -151,3 +156,59 @@ def test_setup_batches_are_seeded_and_in_range():
         np.testing.assert_array_equal(np.array(ya), np.array(yb))
     ids = np.array([x for xs, _ in a.batches for x in xs])
     assert ids.shape == (a.n_batches * 3, 4) and 0 <= ids.min() and ids.max() < 30
+
+
+# --- the other BLAS kernel choice --------------------------------------------------------------
+
+
+def test_other_kernel_env_unpins_a_pinned_machine_and_pins_an_unpinned_one():
+    pinned = {"PATH": "/bin", "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "1048576"}
+    env, label = bench.blas.other_kernel_env(pinned)
+    assert env == {"PATH": "/bin"}
+    assert "OPENBLAS_CORETYPE=Haswell" in label and "OPENBLAS_L2_SIZE=1048576" in label
+    assert pinned["OPENBLAS_CORETYPE"] == "Haswell"  # the caller's mapping is left alone
+    env, label = bench.blas.other_kernel_env({"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "OPENBLAS_CORETYPE": "Haswell"}
+    assert label == "AVX2 kernels (OPENBLAS_CORETYPE=Haswell)"
+
+
+@pytest.mark.skipif(not available("threadpoolctl"), reason="threadpoolctl names the kernel")
+def test_the_child_runs_with_the_kernel_its_environment_names():
+    """OPENBLAS_CORETYPE really steers NumPy's OpenBLAS in the child (threadpoolctl says so)."""
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}
+    child = bench.blas.run_child(["--quick", "--only", "numpy-fast"], env, timeout=120)
+    assert [row["name"] for row in child["rows"]] == ["numpy-fast"]
+    numpy_blas = [part for part in child["context"]["blas"].split("; ") if "from numpy" in part]
+    if not numpy_blas or not numpy_blas[0].startswith("openblas"):
+        pytest.skip(f"NumPy does not use OpenBLAS here: {child['context']['blas']}")
+    assert "(Haswell," in numpy_blas[0]
+
+
+def test_a_failed_child_run_is_a_note_not_a_failure(monkeypatch, capsys):
+    def broken(argv, env, timeout):
+        raise RuntimeError("the child bench exited with 1: boom")
+
+    monkeypatch.setattr(bench.command, "run_child", broken)
+    status = bench.main(["--quick", "--only", "numpy-fast"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "numpy-fast" in out and "exited with 1: boom" in out
+
+
+def test_merged_figures_compare_with_this_runs_best_peer():
+    rows = [
+        {"name": "numpy-fast", "numpy": True},
+        {"name": "torch nn.RNN", "numpy": False},
+    ]
+    context = {"best_peer_tokens_per_s": 200.0}
+    figures = {"sgemm_gflops": 2.0, "roofline_tokens_per_s": 900.0, "blas": "openblas (Haswell)"}
+    child = {
+        "rows": [{"name": "numpy-fast", "tokens_per_s": 300.0, "min": 290.0, "max": 310.0,
+                  "roofline_share": 0.33}],
+        "context": {**figures, "notes": []},
+    }  # fmt: skip
+    bench.merge_other_kernel(rows, context, child, "AVX2 kernels")
+    assert rows[0]["other_kernel"]["vs_best_peer"] == pytest.approx(1.5)
+    assert rows[0]["other_kernel"]["roofline_share"] == 0.33  # the child's own roofline
+    assert "other_kernel" not in rows[1]
+    assert context["other_kernel"] == {"label": "AVX2 kernels", **figures}

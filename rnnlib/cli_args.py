@@ -1,0 +1,30 @@
+"""Argument types for the command lines: one clear error naming the bad value and what was expected."""
+
+import argparse
+import math
+
+
+def _argument_type(parse, accept, expected: str, doc: str):
+    """An argparse type: `parse` the text, then check it with `accept`; one clear error for both."""
+
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    convert.__doc__ = doc
+    return convert
+
+
+positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer", "an integer >= 1")
+non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0", "an integer >= 0")
+positive_float = _argument_type(
+    float, lambda v: math.isfinite(v) and v > 0, "a positive number", "a finite number > 0"
+)
+truncation = _argument_type(
+    int, lambda v: v >= -1, "an integer >= 0, or -1 for full BPTT", "bptt_truncate (-1: full)"
+)
