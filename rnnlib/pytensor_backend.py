@@ -1,266 +1,29 @@
-"""Compiling the PyTensor models: backend, static shapes and buckets, tutorial truncation.
+"""PyTensorLanguageModel: the base class of the PyTensor models (RNNPyTensor, GRUPyTensor).
 
-Backend choice (PyTensor 3.0.7 from pip, 2-core machine, C=8000, H=100, cold cache):
-- JAX: 0.3-3 s to compile a model function, and the fastest to run. It needs static
-  shapes, so every function is built for one padded length (a *bucket*, `bucket_length`)
-  and cached: a learner waits a second or two per new bucket, never minutes.
-- Numba (PyTensor's default) took 6-49 s per function; the C backend 3-24 s, and pip's
-  C backend has no BLAS (a batched step took 0.47 s, against ~0.03 s with JAX).
-- JAX cannot run the gradient of `scan(truncate_gradient=k)`, so that one teaching graph
-  compiles in FAST_COMPILE mode (Python ops: compiles in about a second, runs slowly).
-`RNNLIB_PYTENSOR_MODE` (JAX, NUMBA, CVM, FAST_COMPILE, ...) overrides the fast backend.
+It holds the parameters in shared variables and the compiled functions, and runs the batched
+path: sentences padded to bucket shapes (time-major (L, B)), a loss with a hand-written softmax
+gradient, and SGD-style updates. How the functions compile is in `rnnlib.pytensor_compile`,
+the graph pieces in `rnnlib.pytensor_graph`.
 """
-
-import functools
-import os
-import time
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.mode import Mode, get_mode
-from pytensor.gradient import disconnected_grad
-from pytensor.graph.rewriting.basic import in2out, node_rewriter
-from pytensor.link.jax.linker import JAXLinker
-from pytensor.tensor.math import Sum
 
 from rnnlib.numpy_rnn import check_corpus, check_sentence, model_config, normalize_bptt_truncate
-
-MODE_ENV = "RNNLIB_PYTENSOR_MODE"
-SCAN_TRUNCATE_MODE = "FAST_COMPILE"
-
-
-@node_rewriter([Sum])
-def _sum_in_its_output_dtype(fgraph, node):
-    """Make a float32 sum accumulate in float32.
-
-    PyTensor sums float32 in float64 by default, and its JAX backend returns that float64
-    result although the graph says float32: the rest of a float32 training step would then
-    run in float64 (twice the memory traffic) and store float64 weights.
-    """
-    out_dtype = node.outputs[0].type.dtype
-    if node.op.acc_dtype in (None, out_dtype) or not out_dtype.startswith("float"):
-        return None
-    return [Sum(axis=node.op.axis, dtype=node.op.dtype, acc_dtype=out_dtype)(node.inputs[0])]
-
-
-@functools.cache
-def compile_mode(name: str) -> Mode:
-    """The PyTensor mode `name` (JAX, FAST_COMPILE, ...) with sums kept in their own dtype."""
-    if name == "JAX":
-        # PyTensor's light rewrite set: XLA optimises the graph again anyway. Compiles ~30%
-        # faster than fast_run and ran as fast here (the graphs are written stable already).
-        base = Mode(JAXLinker(), "fast_compile")
-    else:
-        base = get_mode(name)
-    # Position 48.7: after the stabilising rewrites (which create such sums), before fusion.
-    return base.register((in2out(_sum_in_its_output_dtype), 48.7))
-
-
-def fast_mode() -> Mode:
-    """The mode of the compiled model functions: JAX unless RNNLIB_PYTENSOR_MODE names another."""
-    return compile_mode(os.environ.get(MODE_ENV, "").strip() or "JAX")
-
-
-def bucket_length(n: int) -> int:
-    """n rounded up to the next bucket: multiples of 4 up to 32, then steps of ~1/8 of n.
-
-    Padding to buckets keeps the number of compiled shapes small (12 buckets cover 1-64
-    words) while wasting at most a quarter of the work on padding.
-    """
-    if n < 1:
-        raise ValueError(f"a bucket holds at least one position, got n={n}")
-    step = max(4, 1 << max(0, n.bit_length() - 3))
-    return -(-n // step) * step
-
-
-def bucket_rows(n: int) -> int:
-    """n sentences rounded up to a power of two (1, 2, 4, ...): few batch shapes to compile."""
-    return 1 << (n - 1).bit_length()
-
-
-def check_learning_rate(learning_rate) -> float:
-    """A positive finite learning rate, or the same error as the NumPy model gives."""
-    if not np.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
-    return float(learning_rate)
-
-
-def check_clip_norm(clip_norm) -> float:
-    """A positive finite clip_norm as a float, or the same error as the NumPy model gives."""
-    if not np.isfinite(clip_norm) or clip_norm <= 0:
-        raise ValueError(f"clip_norm must be a positive number, got {clip_norm!r}")
-    return float(clip_norm)
-
-
-def checked_pairs(xs, ys, word_dim: int) -> list:
-    """A list of sentences validated by the NumPy model's rules, as (x, y) int64 pairs."""
-    check_corpus(xs, ys)
-    return [check_sentence(x, y, word_dim) for x, y in zip(xs, ys, strict=True)]
-
-
-def pad_sentences(pairs, length: int, rows: int, dtype):
-    """(x, y) pairs as time-major (length, rows) arrays x, y and a mask of real positions.
-
-    Padding is on the right and reads word 0; its mask is 0, so it adds nothing to the
-    loss or the gradients, and it never feeds a real position (those only look back).
-    """
-    x = np.zeros((length, rows), dtype=np.int64)
-    y = np.zeros((length, rows), dtype=np.int64)
-    mask = np.zeros((length, rows), dtype=dtype)
-    for b, (xb, yb) in enumerate(pairs):
-        x[: len(xb), b], y[: len(yb), b], mask[: len(xb), b] = xb, yb, 1
-    return x, y, mask
-
-
-def length_groups(pairs, max_tokens: int = 2048):
-    """Yield (length, pairs): sentences of one bucket length, ~max_tokens padded positions each.
-
-    Grouping by length keeps padding small; the cap bounds the (N, C) score matrix.
-    """
-    buckets: dict[int, list] = {}
-    for x, y in pairs:
-        buckets.setdefault(bucket_length(len(x)), []).append((x, y))
-    for length, group in sorted(buckets.items()):
-        cap = 1 << (max(1, max_tokens // length).bit_length() - 1)  # a power of two
-        for start in range(0, len(group), cap):
-            yield length, group[start : start + cap]
-
-
-def clip_scale(grads, clip_norm):
-    """Factor that brings the global L2 norm of `grads` down to clip_norm (1 if already below).
-
-    A NaN norm gives 1 and leaves the NaN in place, as the NumPy model does: the trainer
-    reports the divergence instead of hiding it.
-    """
-    norm = pt.sqrt(sum(same_dtype_sum(pt.sqr(g)) for g in grads))
-    return pt.switch(pt.gt(norm, clip_norm), clip_norm / norm, pt.ones_like(norm))
-
-
-def truncated_recurrence(step, sequences, states, bptt_truncate: int, non_sequences=(), mode=None):
-    """States equal to `states` whose gradient follows the tutorial's truncated BPTT.
-
-    The tutorial lets the error of output t flow back through steps t, t-1, ..., t-k only.
-    Here every s_t is recomputed from s_{t-k-1}, held constant (disconnected_grad), by
-    k+1 applications of `step`: `pytensor.grad` then gives exactly that truncation. All T
-    windows run side by side, so the extra scan has k+1 steps on (T x batch) rows, cheap
-    next to the output layer. (scan's own truncate_gradient=k instead cuts the backward
-    pass of the whole sequence to its last k steps.)
-
-    sequences: per-step inputs, each (T, ..., D) with a static T; states: the full forward
-    pass's states, each (T, ..., H); step(*inputs_t, *states_before, *non_sequences).
-    """
-    T = states[0].type.shape[0]
-    if T is None:
-        raise ValueError("truncated_recurrence needs a static sequence length")
-    n = min(bptt_truncate + 1, T)  # steps per window; n = T means full BPTT
-
-    def shifted(a, by):  # row t -> a[t - by], zeros where t - by < 0
-        if by == 0:
-            return a
-        return pt.concatenate([pt.zeros_like(a[:by]), a[: T - by]], axis=0)
-
-    def flat(a):  # (T, ..., D) -> (T * ..., D): the windows are independent rows
-        return a.reshape((-1, a.type.shape[-1]))
-
-    rows = int(np.prod(states[0].type.shape[:-1]))
-    # Window step j of output t reads step t - (n-1) + j; steps before 0 keep the zero state.
-    active = np.arange(T)[None, :] - (n - 1) + np.arange(n)[:, None] >= 0  # (n, T)
-    active = np.repeat(active, rows // T, axis=1)[:, :, None]  # (n, rows, 1), time-major
-    windows = [pt.stack([flat(shifted(seq, n - 1 - j)) for j in range(n)]) for seq in sequences]
-    starts = [flat(shifted(disconnected_grad(s), n)) for s in states]  # s_{t-n}, a constant
-
-    def window_step(*args):
-        n_seq, n_states = len(sequences), len(states)
-        inputs, is_active = args[:n_seq], args[n_seq]
-        before = args[n_seq + 1 : n_seq + 1 + n_states]
-        after = step(*inputs, *before, *args[n_seq + 1 + n_states :])
-        after = after if isinstance(after, list | tuple) else [after]
-        return [pt.switch(is_active, new, old) for new, old in zip(after, before, strict=True)]
-
-    final = pytensor.scan(
-        window_step,
-        sequences=[*windows, pt.constant(active)],
-        outputs_info=starts,
-        non_sequences=list(non_sequences),
-        mode=mode,
-        return_list=True,
-        return_updates=False,
-    )
-    return [f[-1].reshape(tuple(s.type.shape)) for f, s in zip(final, states, strict=True)]
-
-
-def softmax_cross_entropy_grad(logits, targets, mask):
-    """Loss sum_i mask_i * -log softmax(logits_i)[y_i], and its gradient, written by hand.
-
-    d loss / d logits = mask * (softmax - onehot(y)): handing this to pytensor.grad
-    (known_grads) spares autodiff the generic softmax backward over the (N, C) scores.
-    """
-    n, C = logits.type.shape
-    top = pt.max(logits, axis=-1, keepdims=True)  # (N, 1): subtracted so exp cannot overflow
-    exp = pt.exp(logits - top)  # (N, C)
-    total = same_dtype_sum(exp, axis=-1, keepdims=True)  # (N, 1)
-    log_norm = (top + pt.log(total))[:, 0]  # (N,) log sum_c exp(logits)
-    loss = same_dtype_sum(mask * (log_norm - logits[pt.arange(n), targets]))
-    onehot = pt.eq(targets[:, None], pt.arange(C)[None, :])  # (N, C)
-    return loss, (exp / total - onehot) * mask[:, None]
-
-
-def same_dtype_sum(a, axis=None, keepdims=False):
-    """pt.sum accumulating in a's own dtype.
-
-    PyTensor sums float32 in float64, and its JAX backend keeps that float64 result,
-    which would turn the whole float32 training step into float64.
-    """
-    return pt.sum(a, axis=axis, acc_dtype=a.dtype, keepdims=keepdims)
-
-
-def log_softmax(z):
-    """log softmax along the last axis, written out (shifted by the max: exp cannot overflow).
-
-    Written with elementary ops on purpose: PyTensor 3's own Softmax/LogSoftmax are
-    OpFromGraph ops, which FAST_COMPILE runs through a Numba-compiled inner function
-    (tens of seconds to compile cold).
-    """
-    shifted = z - pt.max(z, axis=-1, keepdims=True)
-    return shifted - pt.log(same_dtype_sum(pt.exp(shifted), axis=-1, keepdims=True))
-
-
-def aligned_copy(a: np.ndarray, alignment: int = 64) -> np.ndarray:
-    """A copy of `a` whose data starts on a 64-byte boundary.
-
-    JAX (XLA) reads such host arrays in place; any other array it copies on every call,
-    which made a forward pass at C=8000 three times slower.
-    """
-    buffer = np.empty(a.nbytes + alignment, dtype=np.uint8)
-    start = -buffer.ctypes.data % alignment
-    out = buffer[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
-
-
-class FunctionCache:
-    """Compiled functions by key (name, shape, truncation), built on first use and timed."""
-
-    def __init__(self):
-        self.functions: dict = {}
-        self.compile_seconds: dict = {}  # key -> seconds spent in pytensor.function
-
-    def get(self, key, build):
-        """The function for `key`, from `build()` -> (inputs, outputs, updates, mode) once."""
-        if key not in self.functions:
-            inputs, outputs, updates, mode = build()
-            start = time.perf_counter()
-            self.functions[key] = pytensor.function(
-                inputs, outputs, updates=updates, mode=mode, on_unused_input="ignore"
-            )
-            self.compile_seconds[key] = time.perf_counter() - start
-        return self.functions[key]
-
-    def clear(self) -> None:
-        """Forget every function (after the parameters were replaced by new shapes)."""
-        self.functions.clear()
-        self.compile_seconds.clear()
+from rnnlib.pytensor_compile import (
+    FunctionCache,
+    aligned_copy,
+    bucket_length,
+    bucket_rows,
+    check_clip_norm,
+    check_learning_rate,
+    checked_pairs,
+    fast_mode,
+    length_groups,
+    pad_sentences,
+)
+from rnnlib.pytensor_graph import clip_scale, log_softmax, softmax_cross_entropy_grad
 
 
 class PyTensorLanguageModel:

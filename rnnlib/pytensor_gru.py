@@ -29,7 +29,9 @@ import pytensor
 import pytensor.tensor as pt
 
 from rnnlib.numpy_rnn import _check_positive_int
-from rnnlib.pytensor_backend import PyTensorLanguageModel, fast_mode, truncated_recurrence
+from rnnlib.pytensor_backend import PyTensorLanguageModel
+from rnnlib.pytensor_compile import fast_mode
+from rnnlib.pytensor_graph import truncated_recurrence
 
 WEIGHT_NAMES = ("E", "U", "W", "b", "V", "c")
 CACHE_NAMES = tuple("m" + name for name in WEIGHT_NAMES)  # RMSprop's running averages

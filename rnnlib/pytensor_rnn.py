@@ -19,7 +19,7 @@ it. The two agree exactly when T <= k: both are then full BPTT. For T = k + 1 th
 differ: scan's version never reaches step 0, so the column of U of the first word misses its
 update (V's and W's gradients still agree, since s_{-1} = 0 gives W nothing at step 0).
 
-Every function is compiled on first use for one padded length (see pytensor_backend), so
+Every function is compiled on first use for one padded length (see pytensor_compile), so
 changing bptt_truncate or loading weights of another size simply builds new graphs.
 """
 
@@ -28,19 +28,16 @@ import pytensor
 import pytensor.tensor as pt
 
 from rnnlib.numpy_rnn import RNNNumpy, _check_positive_int, check_sentence
-from rnnlib.pytensor_backend import (
+from rnnlib.pytensor_backend import PyTensorLanguageModel
+from rnnlib.pytensor_compile import (
     SCAN_TRUNCATE_MODE,
-    PyTensorLanguageModel,
     bucket_length,
     check_clip_norm,
     check_learning_rate,
-    clip_scale,
     compile_mode,
     fast_mode,
-    log_softmax,
-    same_dtype_sum,
-    truncated_recurrence,
 )
+from rnnlib.pytensor_graph import clip_scale, log_softmax, same_dtype_sum, truncated_recurrence
 
 
 def rnn_step(pushed, s_before, W):

@@ -9,7 +9,7 @@ import pytest
 from rnnlib.checkpoint import load_model, save_checkpoint
 from rnnlib.fast_rnn import RNNNumpyFast
 from rnnlib.numpy_rnn import RNNNumpy
-from rnnlib.pytensor_backend import bucket_length, bucket_rows
+from rnnlib.pytensor_compile import bucket_length, bucket_rows
 from rnnlib.pytensor_rnn import RNNPyTensor
 from rnnlib.sampling import generate_sentence
 from rnnlib.train import train_with_sgd
@@ -94,6 +94,19 @@ def test_changing_bptt_truncate_after_compiling_changes_the_gradient(pair):
     assert np.max(np.abs(after["W"] - before["W"])) > 1e-3 * np.max(np.abs(before["W"]))
     model.bptt_truncate = None  # None and -1 both mean full BPTT
     assert model.bptt_truncate == -1
+
+
+def test_changing_the_pytensor_mode_after_compiling_compiles_again(monkeypatch):
+    model = RNNPyTensor(5, 3, bptt_truncate=-1, seed=0)
+    x, y = [0, 1, 2], [1, 2, 3]
+    monkeypatch.setenv("RNNLIB_PYTENSOR_MODE", "FAST_COMPILE")
+    before = model.bptt(x, y)
+    monkeypatch.setenv("RNNLIB_PYTENSOR_MODE", "JAX")  # the cache used to keep FAST_COMPILE's
+    after = model.bptt(x, y)
+    linkers = [type(f.maker.linker).__name__ for f in model._functions.functions.values()]
+    assert linkers == ["VMLinker", "JAXLinker"]
+    for name, grad in after.items():
+        assert_same(grad, before[name])
 
 
 def scan_truncated_oracle(reference, x, y, k):
