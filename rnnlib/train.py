@@ -4,22 +4,20 @@ As in the tutorial, the loss is evaluated before epoch 0 and every `evaluate_los
 epochs, and the learning rate is halved whenever it rose since the previous evaluation.
 Added: a History to plot (the original returned nothing), callbacks after each evaluation,
 a progress bar, seeded shuffling, gradient clipping, divergence detection, and checkpoints
-from which training continues exactly as if it had never stopped (Ctrl-C included).
+from which training continues exactly as if it had never stopped (Ctrl-C included; what
+a checkpoint saves to make that possible is rnnlib.train_state).
 """
 
 import math
 import numbers
-import signal
-import threading
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from rnnlib.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from rnnlib.checkpoint import load_checkpoint, save_checkpoint
 from rnnlib.history import Evaluation, Halving, History
+from rnnlib.train_state import TrainingState, fresh_state, hold_interrupts, state_from_checkpoint
 
 __all__ = [
     "Evaluation",
@@ -37,74 +35,6 @@ class TrainingDiverged(RuntimeError):
     def __init__(self, message: str, history: History, epoch: int, examples_seen: int):
         super().__init__(message)
         self.history, self.epoch, self.examples_seen = history, epoch, examples_seen
-
-
-_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64")
-
-
-@dataclass
-class _State:
-    """Where training stands, complete enough to continue exactly (saved in checkpoints)."""
-
-    epoch: int  # epochs completed
-    position: int  # examples done in the current epoch
-    examples_seen: int
-    learning_rate: float
-    history: History
-    rng: np.random.Generator | None  # None: no shuffling
-    epoch_rng_state: dict | None = None  # the rng before this epoch's permutation was drawn
-
-    def to_dict(self, settings: dict) -> dict:
-        """JSON-safe; the rng is saved as it was before this epoch's permutation."""
-        rng_state = None if self.rng is None else self.epoch_rng_state or self.rng_state()
-        return {
-            "epoch": self.epoch,
-            "position": self.position,
-            "examples_seen": self.examples_seen,
-            "learning_rate": self.learning_rate,
-            "history": self.history.to_dict(),
-            "rng_state": rng_state,
-            "settings": settings,
-        }
-
-    def rng_state(self) -> dict:
-        return self.rng.bit_generator.state  # a fresh dict of plain ints for these generators
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> "_State":
-        rng, rng_state = None, saved["rng_state"]
-        if rng_state is not None:
-            name = rng_state.get("bit_generator")
-            if name not in _BIT_GENERATORS:
-                raise ValueError(f"unknown bit generator {name!r}; expected {_BIT_GENERATORS}")
-            bit_generator = getattr(np.random, name)()
-            bit_generator.state = rng_state
-            rng = np.random.Generator(bit_generator)
-        return cls(
-            int(saved["epoch"]),
-            int(saved["position"]),
-            int(saved["examples_seen"]),
-            float(saved["learning_rate"]),
-            History.from_dict(saved["history"]),
-            rng,  # as it was when this epoch began: it draws this epoch's permutation again
-        )
-
-
-@contextmanager
-def _hold_interrupts():
-    """Let Ctrl-C land only after the block, so no update is ever left half done."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield  # signals only reach the main thread; elsewhere there is nothing to hold
-        return
-    received = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        previous(signal.SIGINT, received[0])  # the usual handler: raises KeyboardInterrupt
 
 
 def _check_arguments(X, y, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm):
@@ -178,17 +108,10 @@ def train_with_sgd(
                 "resume_from brings its own history, epoch and shuffling state: "
                 "do not pass history, start_epoch or shuffle_seed as well"
             )
-        state, saved_vocab = _state_from_checkpoint(resume_from, model, n)
+        state, saved_vocab = state_from_checkpoint(resume_from, model, n)
         vocab = vocab if vocab is not None else saved_vocab
     else:
-        history = history if history is not None else History()
-        last = history.evaluations[-1] if history.evaluations else None
-        seen = last.examples_seen if last and last.epoch == start_epoch else start_epoch * n
-        if isinstance(shuffle_seed, np.random.Generator) or shuffle_seed is None:
-            rng = shuffle_seed
-        else:
-            rng = np.random.default_rng(shuffle_seed)
-        state = _State(start_epoch, 0, seen, float(learning_rate), history, rng)
+        state = fresh_state(learning_rate, n, history, start_epoch, shuffle_seed)
     settings = {"nepoch": nepoch, "evaluate_loss_after": evaluate_loss_after}
     settings.update(clip_norm=clip_norm, batch_size=batch_size, n_train=n)
     eval_data = (X_val, y_val) if X_val is not None else (X_train, y_train)
@@ -201,7 +124,7 @@ def train_with_sgd(
 class _Run:
     """One call of train_with_sgd: the loop and what it needs to evaluate, step and save."""
 
-    def __init__(self, model, data, eval_data, state: _State, settings: dict, callbacks):
+    def __init__(self, model, data, eval_data, state: TrainingState, settings: dict, callbacks):
         self.model, (self.X, self.y), self.eval_data = model, data, eval_data
         self.state, self.settings, self.callbacks = state, settings, list(callbacks)
         clip_norm = settings["clip_norm"]
@@ -232,7 +155,7 @@ class _Run:
             if state.epoch >= nepoch:
                 break
             self.train_epoch()
-            with _hold_interrupts():
+            with hold_interrupts():
                 state.epoch, state.position, state.epoch_rng_state = state.epoch + 1, 0, None
         if not self._evaluated(nepoch):
             self.save()  # the end state, when the last epoch was not an evaluation epoch
@@ -259,7 +182,7 @@ class _Run:
                 state.examples_seen,
             )
         self.evaluated_params = self.model.get_params()
-        with _hold_interrupts():
+        with hold_interrupts():
             evaluations = state.history.evaluations
             if evaluations and loss > evaluations[-1].loss:
                 old = state.learning_rate
@@ -288,7 +211,7 @@ class _Run:
             order = state.rng.permutation(n)
         for start in range(state.position, n, batch_size):
             batch = order[start : start + batch_size]
-            with _hold_interrupts():
+            with hold_interrupts():
                 self.step(batch)
                 state.position = start + len(batch)
                 state.examples_seen += len(batch)
@@ -319,33 +242,6 @@ class _Run:
         if self.checkpoint_path is not None:
             training_state = self.state.to_dict(self.settings)
             save_checkpoint(self.checkpoint_path, self.model, self.vocab, training_state)
-
-
-def _state_from_checkpoint(path, model, n: int):
-    """Load the checkpoint's weights into `model`; return its training state and vocabulary."""
-    checkpoint = path if isinstance(path, Checkpoint) else load_checkpoint(path)
-    saved = checkpoint.training_state
-    if not saved:
-        raise ValueError(f"{checkpoint.path} holds no training state to resume from")
-    ours = {k: v for k, v in model.config().items() if k != "seed"}
-    theirs = {k: v for k, v in checkpoint.model.config().items() if k != "seed"}
-    if type(model) is not type(checkpoint.model) or ours != theirs:
-        raise ValueError(
-            f"{checkpoint.path} holds a {type(checkpoint.model).__name__} with "
-            f"{theirs}, not this {type(model).__name__} with {ours}; "
-            "resume_training(path, ...) rebuilds the saved model"
-        )
-    try:
-        if saved["settings"]["n_train"] != n:
-            raise ValueError(
-                f"{checkpoint.path} was trained on {saved['settings']['n_train']} "
-                f"examples, but X_train has {n}: resume with the same data"
-            )
-        state = _State.from_dict(saved)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"{checkpoint.path}: incomplete training state: {e!r}") from e
-    model.set_params(checkpoint.model.get_params())
-    return state, checkpoint.vocab
 
 
 def resume_training(path, X_train, y_train, **overrides):
