@@ -38,8 +38,8 @@ from rnnlib.numpy_rnn import (
     softmax,
 )
 
-# Positions per chunk when only the loss is needed: bounds the (N, C) buffer (64 MB at
-# C=8000 in float32) whatever the size of the data set.
+# Positions per chunk when only the loss is needed: bounds the two (N, C) buffers (64 MB
+# each at C=8000 in float32) whatever the size of the data set.
 LOSS_CHUNK_TOKENS = 2048
 
 
