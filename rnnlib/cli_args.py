@@ -25,6 +25,9 @@ non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0", "an 
 positive_float = _argument_type(
     float, lambda v: math.isfinite(v) and v > 0, "a positive number", "a finite number > 0"
 )
+non_negative_float = _argument_type(
+    float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0", "a finite number >= 0"
+)
 truncation = _argument_type(
     int, lambda v: v >= -1, "an integer >= 0, or -1 for full BPTT", "bptt_truncate (-1: full)"
 )

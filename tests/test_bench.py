@@ -138,6 +138,7 @@ def test_every_runner_trains_the_shared_weights():
         (["--batch", "0"], "expected a positive integer, got '0'"),
         (["--lr", "nan"], "expected a positive number, got 'nan'"),
         (["--bptt-truncate", "-2"], "or -1 for full BPTT, got '-2'"),
+        (["--settle", "-1"], "expected a number >= 0, got '-1'"),
         (["--dtype", "float16"], "invalid choice: 'float16'"),
         (["--only", "numpy-fast,cuda"], "unknown implementation(s) ['cuda']"),
     ],

@@ -7,14 +7,16 @@ import sys
 from rnnlib.bench.blas import other_kernel_env, run_child
 from rnnlib.bench.harness import REGISTRY, Setup, run
 from rnnlib.bench.report import format_table, merge_other_kernel
-from rnnlib.cli_args import positive_float, positive_int, truncation
+from rnnlib.cli_args import non_negative_float, positive_float, positive_int, truncation
 
-QUICK = dict(vocab=200, hidden=16, batch=4, length=6, repeats=2, seconds=0.02, gemm_n=128)
+QUICK = dict(
+    vocab=200, hidden=16, batch=4, length=6, repeats=2, seconds=0.02, gemm_n=128, settle=0.0
+)
 
 # Options that fix what is measured: passed on unchanged to the child run.
 SIZE_OPTIONS = (
     "vocab", "hidden", "batch", "length", "dtype", "bptt_truncate", "lr", "repeats", "seconds",
-    "gemm_n", "seed",
+    "settle", "gemm_n", "seed",
 )  # fmt: skip
 
 
@@ -30,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add("--lr", type=positive_float, default=0.001, help="learning rate (0.001)")
     add("--repeats", type=positive_int, default=5, help="timed repeats of each (5)")
     add("--seconds", type=positive_float, default=0.5, help="length of one repeat (0.5)")
+    add(
+        "--settle",
+        type=non_negative_float,
+        default=0.2,
+        help="pause before each timed repeat, so that the previous implementation's idle "
+        "BLAS/OpenMP threads stop spinning (0.2 s)",
+    )
     add("--gemm-n", type=positive_int, default=2048, help="matrix size for the sgemm peak")
     add("--only", help=f"comma-separated names among: {', '.join(REGISTRY)}")
     add(
@@ -96,7 +105,9 @@ def run_command(args, parser) -> int:
         args.lr,
         seed=args.seed,
     )
-    rows, context = run(setup, names, args.repeats, seconds=args.seconds, gemm_n=args.gemm_n)
+    rows, context = run(
+        setup, names, args.repeats, seconds=args.seconds, gemm_n=args.gemm_n, settle=args.settle
+    )
     if args.child_json:
         print(json.dumps({"rows": rows, "context": context}))
         return 1 if context["refused"] else 0
