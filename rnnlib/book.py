@@ -1,6 +1,6 @@
 """`make book`: run every notebook top to bottom at full size and save its outputs in place."""
 
-import sys
+import argparse
 import time
 from pathlib import Path
 
@@ -29,9 +29,14 @@ def execute_notebook(path, timeout: int = 3600) -> float:
     return time.perf_counter() - start
 
 
-def main(argv: list[str]) -> None:
-    """Execute the notebooks named (or all under the folder given), in order."""
-    targets = [Path(a) for a in argv] or [Path("notebooks")]
+def main(argv=None) -> None:
+    """Execute the notebooks named (or all under the folders given), in order."""
+    parser = argparse.ArgumentParser(prog="python -m rnnlib.book", description=__doc__)
+    parser.add_argument("paths", nargs="*", type=Path, help="notebooks or folders (notebooks/)")
+    targets = parser.parse_args(argv).paths or [Path("notebooks")]
+    missing = [str(t) for t in targets if not t.exists()]
+    if missing:
+        parser.error(f"no such notebook or folder: {', '.join(missing)}")
     notebooks = sorted(p for t in targets for p in ([t] if t.is_file() else t.glob("*.ipynb")))
     for nb in notebooks:
         print(f"running {nb} ...", flush=True)
@@ -39,4 +44,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
