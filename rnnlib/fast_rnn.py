@@ -34,7 +34,6 @@ from rnnlib.numpy_rnn import (
     check_corpus,
     check_sentence,
     model_config,
-    normalize_bptt_truncate,
     softmax,
 )
 
@@ -95,14 +94,7 @@ class RNNNumpyFast:
         # The readable model draws the initial weights, so one seed means one model in both.
         self.set_params(RNNNumpy(word_dim, hidden_dim, seed=seed).get_params())
 
-    @property
-    def bptt_truncate(self) -> int:
-        """How many earlier steps each output's error flows back through (-1: all of them)."""
-        return self._bptt_truncate
-
-    @bptt_truncate.setter
-    def bptt_truncate(self, value) -> None:
-        self._bptt_truncate = normalize_bptt_truncate(value)
+    bptt_truncate = RNNNumpy.bptt_truncate  # the same property: same rule, same checks
 
     @property
     def U(self) -> np.ndarray:

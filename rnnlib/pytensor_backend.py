@@ -10,7 +10,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from rnnlib.numpy_rnn import check_corpus, check_sentence, model_config, normalize_bptt_truncate
+from rnnlib.numpy_rnn import RNNNumpy, check_corpus, check_sentence, model_config
 from rnnlib.pytensor_compile import (
     FunctionCache,
     aligned_copy,
@@ -48,18 +48,10 @@ class PyTensorLanguageModel:
         self._shared: dict = {}
         self.set_params(params)
 
-    @property
-    def bptt_truncate(self) -> int:
-        """How many earlier steps each output's error flows back through (-1: all of them).
-
-        Compiled gradient functions are cached per truncation, so a new value takes effect
-        at the next call (the original's compiled Theano graph silently kept the old one).
-        """
-        return self._bptt_truncate
-
-    @bptt_truncate.setter
-    def bptt_truncate(self, value) -> None:
-        self._bptt_truncate = normalize_bptt_truncate(value)
+    # RNNNumpy's property: the same rule and checks. Compiled gradient functions are cached
+    # per truncation, so a new value takes effect at the next call (the original's compiled
+    # Theano graph silently kept the old one).
+    bptt_truncate = RNNNumpy.bptt_truncate
 
     @property
     def compile_seconds(self) -> dict:
