@@ -8,7 +8,6 @@ BLAS, JAX its own). It is fixed when NumPy is loaded, so the bench measures the 
 choice in a child process: `other_kernel_env` says which, `run_child` runs it.
 """
 
-import functools
 import json
 import os
 import subprocess
@@ -22,16 +21,18 @@ KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 PINNED_CORETYPE = "Haswell"  # AVX2: what a pinned machine runs
 
 
-@functools.cache
-def _square_operands(n: int, dtype: str):
-    """Two random (n, n) matrices and an output buffer, made once per size."""
+def square_operands(n: int, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two random (n, n) matrices and an output buffer, for sgemm_gflops."""
     a, b = np.random.default_rng(0).standard_normal((2, n, n)).astype(dtype)
     return a, b, np.empty((n, n), dtype=dtype)
 
 
-def sgemm_gflops(n: int, dtype: str, repeats: int = 3) -> float:
-    """The machine's matrix-multiply peak: best of `repeats` products of two (n, n) matrices."""
-    a, b, out = _square_operands(n, dtype)
+def sgemm_gflops(n: int, dtype: str, repeats: int = 3, operands=None) -> float:
+    """The machine's matrix-multiply peak: best of `repeats` products of two (n, n) matrices.
+
+    Pass `operands` (from square_operands) to measure again without making new matrices.
+    """
+    a, b, out = operands or square_operands(n, dtype)
     np.matmul(a, b, out=out)  # warm-up: threads woken, pages touched
     best = float("inf")
     for _ in range(repeats):

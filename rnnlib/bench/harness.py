@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnlib.bench.blas import blas_description, sgemm_gflops
+from rnnlib.bench.blas import blas_description, sgemm_gflops, square_operands
 from rnnlib.numpy_rnn import RNNNumpy
 
 MIB = 1 << 20
@@ -193,7 +193,8 @@ def run(setup: Setup, names=None, repeats=5, warmup=2, seconds=0.5, gemm_n=2048,
     rates = {name: [] for name in runners}
     # The matmul peak moves with the machine's clock and its neighbours just as the
     # implementations do, so it is measured in every round too, and the best one counts.
-    peaks = [sgemm_gflops(gemm_n, setup.dtype)]
+    operands = square_operands(gemm_n, setup.dtype)
+    peaks = [sgemm_gflops(gemm_n, setup.dtype, operands=operands)]
     for _ in range(repeats):
         for name, runner in runners.items():  # interleaved: A B C A B C ...
             # BLAS and OpenMP worker threads spin for a while after their last product; a
@@ -202,7 +203,7 @@ def run(setup: Setup, names=None, repeats=5, warmup=2, seconds=0.5, gemm_n=2048,
             n = steps[name]
             elapsed = _time_steps(runner, 0, n, setup.n_batches)
             rates[name].append(n * setup.tokens_per_batch / elapsed)
-        peaks.append(sgemm_gflops(gemm_n, setup.dtype, repeats=1))
+        peaks.append(sgemm_gflops(gemm_n, setup.dtype, repeats=1, operands=operands))
     roofline = max(peaks) * 1e9 / (6 * setup.word_dim * setup.hidden_dim)  # tokens/s at peak
     medians = {name: statistics.median(r) for name, r in rates.items()}
     best_peer = max(
