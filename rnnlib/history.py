@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 
+def evaluation_data(X, y, X_val=None, y_val=None) -> tuple:
+    """The data every trainer evaluates its loss on: (X_val, y_val) when given, else (X, y)."""
+    if (X_val is None) != (y_val is None):
+        raise ValueError("give both X_val and y_val, or neither")
+    return (X, y) if X_val is None else (X_val, y_val)
+
+
 class Evaluation(NamedTuple):
     """One loss evaluation; learning_rate is the rate in force after it (halving included)."""
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rnnlib.history import History
+from rnnlib.history import History, evaluation_data
 from rnnlib.keras_common import (
     OneHot,
     ShuffledBatches,
@@ -242,10 +242,7 @@ class RNNKeras:
         y = self._check_targets(y, len(X))
         positive_int(batch_size, "batch_size")
         positive_int(nepoch, "nepoch")
-        if (X_val is None) != (y_val is None):
-            raise ValueError("give both X_val and y_val, or neither")
-        if X_val is None:
-            X_val, y_val = X, y
+        X_val, y_val = evaluation_data(X, y, X_val, y_val)
         tracker = LossHistory(
             lambda: self.calculate_loss(X_val, y_val),
             len(X),

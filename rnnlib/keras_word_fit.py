@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rnnlib.history import History
+from rnnlib.history import History, evaluation_data
 from rnnlib.keras_common import (
     ShuffledBatches,
     check_sentences,
@@ -77,9 +77,7 @@ def fit(
     X, Y = check_sentences(X, Y, model.word_dim)
     positive_int(batch_size, "batch_size")
     positive_int(nepoch, "nepoch")
-    if (X_val is None) != (y_val is None):
-        raise ValueError("give both X_val and y_val, or neither")
-    eval_X, eval_Y = (X, Y) if X_val is None else (X_val, y_val)
+    eval_X, eval_Y = evaluation_data(X, Y, X_val, y_val)
     compile_model(model, optimizer, learning_rate)
     tracker = LossHistory(
         lambda: model.calculate_loss(eval_X, eval_Y),

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rnnlib.checkpoint import load_checkpoint, save_checkpoint
-from rnnlib.history import Evaluation, Halving, History
+from rnnlib.history import Evaluation, Halving, History, evaluation_data
 from rnnlib.train_state import TrainingState, fresh_state, hold_interrupts, state_from_checkpoint
 
 __all__ = [
@@ -94,8 +94,7 @@ def train_with_sgd(
     _check_arguments(
         X_train, y_train, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm
     )
-    if (X_val is None) != (y_val is None):
-        raise ValueError("give both X_val and y_val, or neither")
+    eval_data = evaluation_data(X_train, y_train, X_val, y_val)
     if batch_size > 1 and not hasattr(model, "sgd_step_batch"):
         raise TypeError(
             f"batch_size={batch_size} needs a model with sgd_step_batch; "
@@ -114,7 +113,6 @@ def train_with_sgd(
         state = fresh_state(learning_rate, n, history, start_epoch, shuffle_seed)
     settings = {"nepoch": nepoch, "evaluate_loss_after": evaluate_loss_after}
     settings.update(clip_norm=clip_norm, batch_size=batch_size, n_train=n)
-    eval_data = (X_val, y_val) if X_val is not None else (X_train, y_train)
     run = _Run(model, (X_train, y_train), eval_data, state, settings, callbacks)
     run.checkpoint_path, run.vocab = checkpoint_path, vocab
     run.run(progress)
