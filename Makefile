@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## lab: JupyterLab on notebooks/, on 127.0.0.1 only, with a fresh token printed in its URL
 lab: $(STAMP)
-	$(BIN)/python -m rnnlib.lab
+	$(BIN)/python -m rnnlib.tools.lab
 
 ## test: unit tests, then every notebook under nbval in quick mode (RNNLIB_QUICK=1)
 test: $(STAMP)
@@ -24,12 +24,12 @@ test: $(STAMP)
 
 ## book: execute every notebook in place at full size, so the saved outputs are real
 book: $(STAMP)
-	$(BIN)/python -m rnnlib.book notebooks
+	$(BIN)/python -m rnnlib.tools.book notebooks
 
 ## bench: throughput of every implementation, measured in one run (installs the `bench`
 ## extra first: PyTorch 2.13.0 and threadpoolctl, for the peer and the BLAS kernel names)
 bench: $(VENV)/.bench-stamp
-	$(BIN)/python -m rnnlib.bench
+	$(BIN)/python -m rnnlib bench
 
 $(VENV)/.bench-stamp: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'

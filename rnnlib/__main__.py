@@ -1,7 +1,7 @@
-"""`python -m rnnlib train|generate|bench` (see rnnlib.cli)."""
+"""`python -m rnnlib train|generate|bench` (see rnnlib.tools.cli)."""
 
 import sys
 
-from rnnlib.cli import main
+from rnnlib.tools.cli import main
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written file."""
+"""Atomic file writes: a reader never sees a half-written file (notebooks 1 and 4)."""
 
 import os
 import tempfile

@@ -1,4 +1,4 @@
-"""The numbers behind the widgets: hidden states, and where BPTT's gradient comes from.
+"""The numbers behind the widgets: hidden states, and where BPTT's gradient comes from (notebooks 2-6).
 
 Everything here is computed through the common model interface (`forward_propagation`,
 `bptt`, `bptt_truncate`), so it works for every backend and measures the model's own

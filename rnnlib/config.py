@@ -1,4 +1,4 @@
-"""Run-size settings shared by the notebooks: full by default, small under RNNLIB_QUICK=1."""
+"""Run-size settings shared by the notebooks: full by default, small under RNNLIB_QUICK=1 (every notebook)."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Numerical gradient check for any backend: compare `bptt` with central differences.
+"""Numerical gradient check for any backend: compare `bptt` with central differences (notebook 3).
 
 For every checked entry p of every parameter,
 

@@ -1,4 +1,4 @@
-"""Static figures the notebooks show: Zipf's law, vocabulary coverage, loss curves."""
+"""Static figures the notebooks show: Zipf's law, vocabulary coverage, loss curves (notebooks 1-7)."""
 
 from collections import Counter
 

@@ -1,4 +1,4 @@
-"""Generating text from a trained language model, with a temperature knob.
+"""Generating text from a trained language model, with a temperature knob (notebooks 4-7).
 
 Works for every backend through `forward_propagation(x) -> (o, s)`: the next word is
 drawn from o[-1], the distribution after the last word read. (The original assumed one

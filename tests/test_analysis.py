@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from rnnlib import analysis
-from rnnlib.numpy_rnn import RNNNumpy
-from rnnlib.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
+from rnnlib.numpy_rnn.readable import RNNNumpy
 
 C, H, T = 20, 5, 8
 

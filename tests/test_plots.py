@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlib import plots
-from rnnlib.history import Evaluation, Halving, History
+from rnnlib.training.history import Evaluation, Halving, History
 
 
 def test_zipf_fit_recovers_an_exact_power_law():

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from rnnlib.numpy_rnn import RNNNumpy
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
+from rnnlib.numpy_rnn.readable import RNNNumpy
 from rnnlib.sampling import generate_sentence, generate_sentences, sample_index
-from rnnlib.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
 
 WORDS = [SENTENCE_START, SENTENCE_END, "a", "b", "c", "d", UNKNOWN_TOKEN]
 VOCAB = Vocabulary(WORDS)

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from rnnlib import analysis
-from rnnlib.history import Evaluation, Halving, History
-from rnnlib.numpy_rnn import RNNNumpy
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary, tokenize
+from rnnlib.numpy_rnn.readable import RNNNumpy
 from rnnlib.sampling import generate_sentences
-from rnnlib.train import train_with_sgd
-from rnnlib.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary, tokenize
+from rnnlib.training.history import Evaluation, Halving, History
+from rnnlib.training.sgd import train_with_sgd
 from rnnlib.widgets import bptt_explorer, hidden_state_explorer, loss_curve, temperature_sampler
 
 C, H = 12, 6
@@ -154,7 +154,7 @@ def test_model_menu_switches_between_models(data, vocab):
 
 def test_bptt_explorer_works_with_the_pytensor_gru(monkeypatch):
     pytest.importorskip("pytensor")
-    from rnnlib.pytensor_gru import GRUPyTensor
+    from rnnlib.pytensor_rnn.gru import GRUPyTensor
 
     # Each truncation compiles a graph; PyTensor's quick-to-compile mode keeps this test short.
     monkeypatch.setenv("RNNLIB_PYTENSOR_MODE", "FAST_COMPILE")
@@ -186,7 +186,7 @@ def test_bptt_explorer_rejects_what_it_cannot_show(data, vocab):
 
 
 def test_bptt_explorer_names_the_keras_limit():
-    keras_models = pytest.importorskip("rnnlib.keras_models")
+    keras_models = pytest.importorskip("rnnlib.keras_rnn")
     model = keras_models.KerasRNN(C, 3, seed=0)
     with pytest.raises(ValueError, match="model 'keras' .KerasRNN. cannot truncate BPTT"):
         bptt_explorer({"keras": model}, np.array([0, 3, 4]), np.array([3, 4, 1]))
@@ -252,7 +252,7 @@ def test_top_predictions_are_the_most_probable_next_words(data, vocab):
 
 
 def test_keras_and_numpy_models_with_the_same_weights_show_the_same_states(data, vocab):
-    keras_models = pytest.importorskip("rnnlib.keras_models")
+    keras_models = pytest.importorskip("rnnlib.keras_rnn")
     (X, _), numpy_model = data, large_w_model()
     keras_model = keras_models.KerasRNN(C, H, seed=0, dtype="float64")
     keras_model.set_params(numpy_model.get_params())
@@ -336,7 +336,7 @@ def test_curve_follows_any_trainer_through_its_callback(data):
 
 
 def test_curve_follows_keras_fit(data):
-    keras_models = pytest.importorskip("rnnlib.keras_models")
+    keras_models = pytest.importorskip("rnnlib.keras_rnn")
     X, Y = data
     model = keras_models.KerasRNN(C, 4, seed=0)
     view = loss_curve()
@@ -397,7 +397,7 @@ def test_sampler_bars_are_the_model_and_tempered_distributions(vocab):
 
 
 def test_char_sampler_text_is_the_models_generate(vocab):
-    keras_models = pytest.importorskip("rnnlib.keras_models")
+    keras_models = pytest.importorskip("rnnlib.keras_rnn")
     table = keras_models.CharTable.from_text("the cat sat on the mat.")
     model = keras_models.RNNKeras.for_table(table, 8, hidden_dim=6, seed=0)
     sampler = temperature_sampler(model, seed_text="the ", temperature=0.8, seed=3, length=20)

@@ -1,4 +1,4 @@
-"""Interactive views for the notebooks (ipywidgets + matplotlib), built on rnnlib.analysis.
+"""Interactive views for the notebooks (ipywidgets + matplotlib), built on rnnlib.analysis (notebooks 2-7).
 
 Each function returns a view; make it the last line of a cell to display it:
 

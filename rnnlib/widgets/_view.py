@@ -1,4 +1,4 @@
-"""What every view shares: a matplotlib figure drawn to PNG, controls, a status line.
+"""What every view shares: a matplotlib figure drawn to PNG, controls, a status line (notebooks 2-7).
 
 A view draws into its own `matplotlib.figure.Figure` (not pyplot: no global state, and
 nothing is shown twice by the inline backend) and puts the PNG into an `ipywidgets.Image`.

@@ -1,4 +1,4 @@
-"""The BPTT truncation explorer: how far back each output's gradient reaches, and what k cuts.
+"""The BPTT truncation explorer: how far back each output's gradient reaches, and what k cuts (notebooks 3 and 6).
 
 Three panels for one sentence, all from the model's own `bptt` (rnnlib.analysis):
 1. the norm of the gradient that the chosen output sends back d steps (log scale), with the
@@ -19,7 +19,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from rnnlib import analysis, plots
-from rnnlib.numpy_rnn import check_sentence
+from rnnlib.numpy_rnn.readable import check_sentence
 from rnnlib.widgets._view import FigureView, as_model_dict
 
 FULL = -1  # the truncation slider's value for full BPTT

@@ -1,4 +1,4 @@
-"""The hidden-state explorer: what the network holds in mind after each word.
+"""The hidden-state explorer: what the network holds in mind after each word (notebook 2).
 
 For a sentence (one of the data's, or typed in) and each model (e.g. untrained and trained
 side by side): the hidden state over time as a heatmap (units × words), one unit's
@@ -16,7 +16,7 @@ from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
 
 from rnnlib import analysis, plots
-from rnnlib.vocab import SENTENCE_START, tokenize
+from rnnlib.data.vocab import SENTENCE_START, tokenize
 from rnnlib.widgets._view import FigureView, as_model_dict
 
 TYPED = -1  # the sentence dropdown's value when the typed sentence is shown

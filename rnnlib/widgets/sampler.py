@@ -1,4 +1,4 @@
-"""The temperature sampler: the same model, seed text and random seed, hotter or colder.
+"""The temperature sampler: the same model, seed text and random seed, hotter or colder (notebooks 4 and 7).
 
 Sampling draws each next token from p^(1/T) (normalised): T < 1 sharpens the model's
 distribution towards its favourite, T > 1 flattens it towards uniform. The figure shows
@@ -19,8 +19,8 @@ import ipywidgets as widgets
 import numpy as np
 
 from rnnlib import analysis, plots
+from rnnlib.data.vocab import tokenize
 from rnnlib.sampling import generate_sentences
-from rnnlib.vocab import tokenize
 from rnnlib.widgets._view import FigureView
 
 SHOWN_TOKENS = 12  # bars in the next-token chart

@@ -1,8 +1,8 @@
-"""The live loss curve: redrawn at each evaluation while a model trains.
+"""The live loss curve: redrawn at each evaluation while a model trains (notebooks 4 and 7).
 
 `curve.callback` has the trainers' callback signature, cb(model, history): pass it to
 `train_with_sgd(..., callbacks=[curve.callback])` or to a Keras word model's
-`fit(..., callbacks=[curve.callback])` (rnnlib.keras_history.LossHistory calls it), and the
+`fit(..., callbacks=[curve.callback])` (rnnlib.keras_rnn.fit.LossHistory calls it), and the
 figure follows training. With a model and data, the view also has its own controls (learning
 rate, evaluate_loss_after, epochs) and a Train button, which continues the same History.
 A finished History can be replayed: the slider (or its play button) shows it evaluation by
@@ -13,8 +13,8 @@ line at each learning-rate halving, the learning rate on the right axis.
 import ipywidgets as widgets
 
 from rnnlib import plots
-from rnnlib.history import History
-from rnnlib.train import TrainingDiverged, train_with_sgd
+from rnnlib.training.history import History
+from rnnlib.training.sgd import TrainingDiverged, train_with_sgd
 from rnnlib.widgets._view import FigureView
 
 

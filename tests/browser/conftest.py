@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlib.lab import lab_command
+from rnnlib.tools.lab import lab_command
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent.parent / "artifacts" / "browser"

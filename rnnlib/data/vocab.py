@@ -1,0 +1,232 @@
+"""From raw text to training data: sentences, tokens, the vocabulary, and X/y (notebook 1).
+
+The pipeline is the original tutorial's: lower-case, split into sentences, wrap
+each in SENTENCE_START ... SENTENCE_END, split into words, keep the most
+frequent words and map the rest to UNKNOWN_TOKEN. It needs no downloaded data:
+when nltk's punkt models are not installed, Punkt learns where sentences end
+from the text itself (it is an unsupervised algorithm).
+"""
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from nltk.tokenize import TreebankWordTokenizer
+from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+from rnnlib._io import atomic_write_text
+
+SENTENCE_START = "SENTENCE_START"
+SENTENCE_END = "SENTENCE_END"
+UNKNOWN_TOKEN = "UNKNOWN_TOKEN"
+SPECIAL_TOKENS = (SENTENCE_START, SENTENCE_END, UNKNOWN_TOKEN)
+
+# Treebank rules are plain regular expressions: no data files to download.
+_word_tokenizer = TreebankWordTokenizer()
+
+
+# --- sentences and words ------------------------------------------------------
+
+
+def sentence_splitter(documents: Sequence[str]) -> PunktSentenceTokenizer:
+    """Installed English punkt data if present, otherwise Punkt trained on `documents`."""
+    try:
+        from nltk.tokenize import PunktTokenizer
+
+        return PunktTokenizer("english")
+    except (LookupError, ImportError, OSError):
+        return PunktSentenceTokenizer("\n\n".join(documents))
+
+
+def split_sentences(documents: Sequence[str], splitter=None) -> list[str]:
+    """Split each document into sentences (in order), dropping empty ones."""
+    documents = _check_documents(documents)
+    splitter = splitter or sentence_splitter(documents)
+    return [s.strip() for doc in documents for s in splitter.tokenize(doc) if s.strip()]
+
+
+def tokenize(sentence: str) -> list[str]:
+    """Lower-case one sentence and split it into words."""
+    return _word_tokenizer.tokenize(sentence.lower())
+
+
+def tokenize_sentences(sentences: Iterable[str]) -> list[list[str]]:
+    """Words of each sentence, wrapped as SENTENCE_START ... SENTENCE_END."""
+    return [[SENTENCE_START, *tokenize(s), SENTENCE_END] for s in sentences]
+
+
+def _check_documents(documents) -> list[str]:
+    if isinstance(documents, str):
+        raise TypeError("expected a list of documents (strings), got a single string")
+    documents = [d for d in documents if d.strip()]
+    if not documents:
+        raise ValueError("the corpus is empty: expected at least one non-blank document")
+    return documents
+
+
+# --- the vocabulary ---------------------------------------------------------------
+
+
+class Vocabulary:
+    """Word <-> id table: SENTENCE_START is 0, SENTENCE_END 1, UNKNOWN_TOKEN last."""
+
+    def __init__(self, words: Sequence[str]):
+        words = [str(w) for w in words]
+        if len(words) < 3:
+            raise ValueError(f"a vocabulary needs at least the 3 special words, got {len(words)}")
+        expected = {0: SENTENCE_START, 1: SENTENCE_END, len(words) - 1: UNKNOWN_TOKEN}
+        for index, token in expected.items():
+            if words[index] != token:
+                raise ValueError(f"expected {token} at index {index}, found {words[index]!r}")
+        duplicates = [w for w, n in Counter(words).items() if n > 1]
+        if duplicates:
+            raise ValueError(f"duplicate words in vocabulary: {duplicates[:5]}")
+        self.index_to_word = words
+        self.word_to_index = {w: i for i, w in enumerate(words)}
+
+    @classmethod
+    def build(cls, tokenized_sentences: Iterable[Sequence[str]], size: int) -> "Vocabulary":
+        """The `size - 3` most frequent words plus the three special tokens."""
+        if not isinstance(size, int | np.integer) or size < 3:
+            raise ValueError(f"vocabulary size must be an integer >= 3, got {size!r}")
+        counts = word_counts(tokenized_sentences)
+        # Ties broken alphabetically, so the same text always gives the same ids.
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        kept = [w for w, _ in ranked[: size - 3]]
+        return cls([SENTENCE_START, SENTENCE_END, *kept, UNKNOWN_TOKEN])
+
+    def __len__(self) -> int:
+        return len(self.index_to_word)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocabulary) and self.index_to_word == other.index_to_word
+
+    def __repr__(self) -> str:
+        return f"Vocabulary(size={len(self)})"
+
+    @property
+    def start_index(self) -> int:
+        return 0
+
+    @property
+    def end_index(self) -> int:
+        return 1
+
+    @property
+    def unknown_index(self) -> int:
+        return len(self) - 1
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        """Ids of `tokens`; words outside the vocabulary become UNKNOWN_TOKEN."""
+        if isinstance(tokens, str):
+            raise TypeError("encode expects a list of tokens, not a string: use tokenize() first")
+        unknown = self.unknown_index
+        return np.array([self.word_to_index.get(t, unknown) for t in tokens], dtype=np.int64)
+
+    def decode(self, ids) -> list[str]:
+        """Words of `ids`; an id outside [0, size) is an error."""
+        ids = np.asarray(ids)
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
+        bad = ids[(ids < 0) | (ids >= len(self))]
+        if bad.size:
+            raise ValueError(f"id {int(bad[0])} is outside the vocabulary [0, {len(self)})")
+        return [self.index_to_word[i] for i in ids.tolist()]
+
+    def coverage(self, tokenized_sentences: Iterable[Sequence[str]]) -> float:
+        """Fraction of word tokens (specials excluded) that the vocabulary knows."""
+        counts = word_counts(tokenized_sentences)
+        total = sum(counts.values())
+        if total == 0:
+            raise ValueError("no words to measure coverage on")
+        return sum(n for w, n in counts.items() if w in self.word_to_index) / total
+
+    # Saving: plain JSON on its own, a unicode array inside a checkpoint (no pickles).
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays to embed in an .npz file that loads with allow_pickle=False."""
+        return {"vocab_words": np.array(self.index_to_word, dtype=np.str_)}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "Vocabulary":
+        """Inverse of `to_arrays`."""
+        if "vocab_words" not in arrays:
+            raise ValueError("no 'vocab_words' array: this file holds no vocabulary")
+        return cls(arrays["vocab_words"].tolist())
+
+    def save(self, path) -> None:
+        """Write the vocabulary to a JSON file, atomically."""
+        atomic_write_text(path, json.dumps({"index_to_word": self.index_to_word}, indent=0))
+
+    @classmethod
+    def load(cls, path) -> "Vocabulary":
+        """Read a vocabulary written by `save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no vocabulary file at {path}")
+        try:
+            words = json.loads(path.read_text(encoding="utf-8"))["index_to_word"]
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path} is not a vocabulary file (Vocabulary.save): {e}") from e
+        return cls(words)
+
+
+# --- word statistics (for the plots in notebook 1) --------------------------------
+
+
+def word_counts(tokenized_sentences: Iterable[Sequence[str]]) -> Counter:
+    """How often each word occurs (the special tokens are not words)."""
+    return Counter(w for s in tokenized_sentences for w in s if w not in SPECIAL_TOKENS)
+
+
+def coverage_curve(counts: Counter, sizes: Sequence[int]) -> np.ndarray:
+    """For each vocabulary size, the fraction of word tokens it knows (specials excluded)."""
+    frequencies = np.sort(np.fromiter(counts.values(), dtype=np.int64))[::-1]
+    if frequencies.size == 0:
+        raise ValueError("no words to measure coverage on")
+    covered = np.concatenate([[0], np.cumsum(frequencies)])  # covered[k]: tokens of the top k
+    kept = np.clip(np.asarray(sizes) - len(SPECIAL_TOKENS), 0, len(frequencies))
+    return covered[kept] / covered[-1]
+
+
+# --- training data ------------------------------------------------------------------
+
+
+def build_xy(encoded_sentences: Iterable[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Inputs and targets: X = sentence[:-1], y = sentence[1:] (ragged, so lists of arrays)."""
+    X, y = [], []
+    for s in encoded_sentences:
+        s = np.asarray(s, dtype=np.int64)
+        if s.ndim != 1 or len(s) < 2:
+            raise ValueError(f"each sentence needs at least 2 ids (START and END), got {s!r}")
+        X.append(s[:-1])
+        y.append(s[1:])
+    return X, y
+
+
+def split_dataset(X, y, fractions=(0.8, 0.1, 0.1), seed: int = 0):
+    """Shuffle by `seed` and cut into train/validation/test parts of (X, y)."""
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} sentences but y has {len(y)}")
+    fractions = np.asarray(fractions, dtype=float)
+    if fractions.ndim != 1 or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
+        raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions.tolist()}")
+    order = np.random.default_rng(seed).permutation(len(X))
+    cuts = np.round(np.cumsum(fractions)[:-1] * len(X)).astype(int)
+    return tuple(([X[i] for i in part], [y[i] for i in part]) for part in np.split(order, cuts))
+
+
+class Dataset:
+    """Everything one corpus gives a language model: sentences, vocabulary, X and y."""
+
+    def __init__(self, documents: Sequence[str], vocabulary_size: int):
+        self.sentences = split_sentences(documents)
+        self.tokens = tokenize_sentences(self.sentences)
+        self.vocab = Vocabulary.build(self.tokens, vocabulary_size)
+        self.X, self.y = build_xy(self.vocab.encode(t) for t in self.tokens)
+
+    def __repr__(self) -> str:
+        n_tokens = sum(len(x) for x in self.X)
+        return f"Dataset({len(self.X)} sentences, {n_tokens} tokens, vocabulary {len(self.vocab)})"

@@ -1,0 +1,198 @@
+"""PyTensorLanguageModel: the base class of the PyTensor models (RNNPyTensor, GRUPyTensor) (notebooks 5-6).
+
+It holds the parameters in shared variables and the compiled functions, and runs the batched
+path: sentences padded to bucket shapes (time-major (L, B)), a loss with a hand-written softmax
+gradient, and SGD-style updates. How the functions compile is in `rnnlib.pytensor_rnn.compile`,
+the graph pieces in `rnnlib.pytensor_rnn.graph`.
+"""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from rnnlib.data.batching import bucket_length, bucket_rows, length_groups, pad_sentences
+from rnnlib.interface import (
+    bptt_truncate_property,
+    check_clip_norm,
+    check_corpus,
+    check_float_dtype,
+    check_learning_rate,
+    check_sentence,
+    check_sentences,
+    model_config,
+)
+from rnnlib.pytensor_rnn.compile import FunctionCache, aligned_copy, fast_mode
+from rnnlib.pytensor_rnn.graph import clip_scale, log_softmax, softmax_cross_entropy_grad
+
+
+class PyTensorLanguageModel:
+    """What the PyTensor models share: parameters in shared variables, the compiled-function
+    cache, and the batched path (time-major (L, B) batches, hand-written softmax gradient).
+
+    A subclass sets WEIGHT_NAMES and defines `_validated(params) -> arrays` (setting word_dim
+    and hidden_dim), `_batch_logits(x, for_grad) -> (top states (L, B, H), logits (L*B, C))`
+    and `_updates(weights, grads, learning_rate, *options)`; its __init__ calls `_start`.
+    """
+
+    WEIGHT_NAMES: tuple = ()
+    STEP_OPTIONS: tuple = ()  # names of extra scalar inputs of the update (RMSprop's decay)
+
+    def _start(self, bptt_truncate, seed, dtype, params: dict) -> None:
+        self.bptt_truncate = bptt_truncate
+        self.seed = int(seed)
+        self.dtype = check_float_dtype(dtype)
+        self._functions = FunctionCache()
+        self._shared: dict = {}
+        self.set_params(params)
+
+    # The same rule and checks as every model. Compiled gradient functions are cached per
+    # truncation, so a new value takes effect at the next call (the original's compiled
+    # Theano graph silently kept the old one).
+    bptt_truncate = bptt_truncate_property()
+
+    @property
+    def compile_seconds(self) -> dict:
+        """Seconds pytensor.function took, per compiled function (JAX traces at first call)."""
+        return dict(self._functions.compile_seconds)
+
+    # --- parameters ------------------------------------------------------------------------
+
+    def set_params(self, params: dict) -> None:
+        """Replace the parameters (validated, copied, cast); new shapes resize the model."""
+        arrays = {name: aligned_copy(a) for name, a in self._validated(params).items()}
+        same_shapes = set(arrays) == set(self._shared) and all(
+            self._shared[name].type.shape == a.shape for name, a in arrays.items()
+        )
+        if same_shapes:
+            for name, a in arrays.items():
+                self._shared[name].set_value(a, borrow=True)
+            return
+        # Static shapes are baked into every compiled graph: forget them all, rebuild lazily.
+        self._functions.clear()
+        self._shared = {
+            name: pytensor.shared(a, name=name, shape=a.shape, borrow=True)
+            for name, a in arrays.items()
+        }
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copies of every array the model holds (NumPy, the model's dtype), keyed by name."""
+        return {
+            name: np.array(var.get_value(borrow=True), dtype=self.dtype)
+            for name, var in self._shared.items()
+        }
+
+    def config(self) -> dict:
+        """Constructor arguments (JSON-safe), so that type(model)(**model.config()) rebuilds it."""
+        return model_config(self)
+
+    def _weights(self) -> list:
+        return [self._shared[name] for name in self.WEIGHT_NAMES]
+
+    def _scalar(self, name: str):
+        return pt.tensor(name, dtype=self.dtype.name, shape=())
+
+    # --- the batched graph ------------------------------------------------------------------
+
+    def _batch_function(self, kind: str, length: int, rows: int):
+        """The compiled batched function `kind` for one shape: forward, loss, grad, or
+        step / clipped step (an update; the loss is not computed, it would cost ~20%)."""
+        with_grad = kind in ("grad", "step", "clipped step")
+        key = (kind, length, rows, self.bptt_truncate if with_grad else None)
+
+        def build():
+            x = pt.tensor("x", dtype="int64", shape=(length, rows))  # (L, B) word ids
+            y = pt.tensor("y", dtype="int64", shape=(length, rows))  # (L, B) next words
+            mask = pt.tensor("mask", dtype=self.dtype.name, shape=(length, rows))  # 1: real
+            states, logits = self._batch_logits(x, for_grad=with_grad)
+            if kind == "forward":
+                probs = pt.exp(log_softmax(logits)).reshape((length, rows, -1))
+                return [x], [probs, states], None, fast_mode()
+            loss, dlogits = softmax_cross_entropy_grad(logits, y.ravel(), mask.ravel())
+            if kind == "loss":
+                return [x, y, mask], loss, None, fast_mode()
+            grads = pytensor.grad(None, self._weights(), known_grads={logits: dlogits})
+            if kind == "grad":
+                return [x, y, mask], [loss, *grads], None, fast_mode()
+            lr = self._scalar("learning_rate")
+            clip = [self._scalar("clip_norm")] if kind == "clipped step" else []
+            options = [self._scalar(name) for name in self.STEP_OPTIONS]
+            if clip:
+                scale = clip_scale(grads, clip[0])
+                grads = [g * scale for g in grads]
+            updates = self._updates(self._weights(), grads, lr, *options)
+            return [x, y, mask, lr, *clip, *options], [], updates, fast_mode()
+
+        return self._functions.get(key, build)
+
+    def _run_batch(self, kind: str, xs, ys, *scalars):
+        """Pad the sentences to a bucket shape and run the batched function `kind` on them."""
+        pairs = check_sentences(xs, ys, self.word_dim)
+        length = bucket_length(max(len(x) for x, _ in pairs))
+        rows = bucket_rows(len(pairs))
+        x, y, mask = self._time_major(pairs, length, rows)
+        scalars = [np.asarray(v, dtype=self.dtype) for v in scalars]
+        return self._batch_function(kind, length, rows)(x, y, mask, *scalars)
+
+    def _time_major(self, pairs, length: int, rows: int):
+        """Padded ids, targets and mask as time-major (length, rows) arrays: scan runs over time."""
+        padded = pad_sentences(pairs, length, rows, weight_dtype=self.dtype)  # each (B, L)
+        return tuple(np.ascontiguousarray(a.T) for a in padded)  # each (L, B)
+
+    def calculate_total_loss(self, X, Y) -> float:
+        """Cross-entropy summed over every word of every sentence (batched by length)."""
+        total = 0.0
+        for length, pairs in length_groups(check_sentences(X, Y, self.word_dim)):
+            rows = bucket_rows(len(pairs))
+            x, y, mask = self._time_major(pairs, length, rows)
+            total += float(self._batch_function("loss", length, rows)(x, y, mask))
+        return total
+
+    def calculate_loss(self, X, Y) -> float:
+        """Cross-entropy per word: log(C) for a model that knows nothing."""
+        check_corpus(X, Y)
+        return self.calculate_total_loss(X, Y) / sum(len(y) for y in Y)
+
+    def bptt_batch(self, xs, ys) -> dict[str, np.ndarray]:
+        """Gradients of the summed loss of a list of sentences, keyed like the weights."""
+        _, *grads = self._run_batch("grad", xs, ys)
+        return {
+            n: np.array(g, dtype=self.dtype) for n, g in zip(self.WEIGHT_NAMES, grads, strict=True)
+        }
+
+    def _step_batch(self, xs, ys, learning_rate, clip_norm, *options) -> None:
+        lr = check_learning_rate(learning_rate)
+        if clip_norm is None:
+            self._run_batch("step", xs, ys, lr, *options)
+        else:
+            self._run_batch("clipped step", xs, ys, lr, check_clip_norm(clip_norm), *options)
+
+    def sgd_step_batch(self, xs, ys, learning_rate, clip_norm=None) -> None:
+        """One update on the summed loss of a list of sentences (gradients norm-clipped first)."""
+        self._step_batch(xs, ys, learning_rate, clip_norm)
+
+    # --- one sentence: a batch of one ---------------------------------------------------------
+
+    def forward_propagation(self, x):
+        """Probabilities o (T, C) and top-layer hidden states s (T, H) for one sentence."""
+        x = check_sentence(x, word_dim=self.word_dim)
+        length = bucket_length(len(x))
+        padded = np.zeros((length, 1), dtype=np.int64)
+        padded[: len(x), 0] = x
+        probs, states = self._batch_function("forward", length, 1)(padded)
+        return (
+            np.array(probs[: len(x), 0], dtype=self.dtype),  # (T, C)
+            np.array(states[: len(x), 0], dtype=self.dtype),  # (T, H)
+        )
+
+    def predict(self, x) -> np.ndarray:
+        """The most probable next word at every step, (T,)."""
+        o, _ = self.forward_propagation(x)
+        return np.argmax(o, axis=1)
+
+    def bptt(self, x, y) -> dict[str, np.ndarray]:
+        """Gradients of one sentence's total loss (tutorial truncation), keyed like the weights."""
+        return self.bptt_batch([x], [y])
+
+    def sgd_step(self, x, y, learning_rate, clip_norm=None) -> None:
+        """One update on one sentence (gradients norm-clipped first when clip_norm is given)."""
+        self.sgd_step_batch([x], [y], learning_rate, clip_norm)

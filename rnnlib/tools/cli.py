@@ -1,0 +1,319 @@
+"""`python -m rnnlib train|generate|bench`: training runs outside Jupyter.
+
+    python -m rnnlib train --backend numpy-fast --epochs 5 --checkpoint run.npz
+    python -m rnnlib train --checkpoint run.npz --resume     # after Ctrl-C, or for more epochs
+    python -m rnnlib generate run.npz -n 10 --temperature 0.8 --seed 1
+    python -m rnnlib bench --quick
+
+A training run writes its checkpoint at every loss evaluation and when interrupted, plus
+`<checkpoint>.args.json` with the data options, so `--resume` rebuilds the same data.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rnnlib.tools.args import non_negative_int, positive_float, positive_int, truncation
+
+# Heavy modules (models, corpora, Keras...) are imported inside the commands that need them.
+
+# --- backends and corpora ------------------------------------------------------------------
+
+
+def _numpy_readable(**config):
+    from rnnlib.numpy_rnn.readable import RNNNumpy
+
+    return RNNNumpy(**config)
+
+
+def _numpy_fast(**config):
+    from rnnlib.numpy_rnn.fast import RNNNumpyFast
+
+    return RNNNumpyFast(**config)
+
+
+def _pytensor(**config):
+    from rnnlib.pytensor_rnn.rnn import RNNPyTensor
+
+    return RNNPyTensor(**config)
+
+
+def _keras(**config):
+    from rnnlib.keras_rnn.word import KerasRNN
+
+    return KerasRNN(**config)
+
+
+# name -> (builder taking RNNNumpy's config keywords, default batch size, default truncation,
+# default learning rate, default clip norm). Batched steps follow the summed loss, so a batch
+# moves about as far as that many single steps: at the tutorial's 0.005, batches of 16 diverged
+# on the built-in corpus (loss 7.6 -> 26 in one epoch); 0.002 with clipping at 5 trains steadily.
+BACKENDS = {
+    "numpy-readable": (_numpy_readable, 1, 4, 0.005, None),
+    "numpy-fast": (_numpy_fast, 16, 4, 0.002, 5.0),
+    "pytensor": (_pytensor, 1, 4, 0.005, None),
+    "keras": (_keras, 16, -1, 0.002, 5.0),  # Keras' autodiff computes full BPTT only
+}
+CORPORA = ("builtin", "synthetic", "text", "reddit")
+DATA_OPTIONS = ("corpus", "corpus_path", "sentences", "vocabulary_size", "seed")
+
+
+def load_data(corpus: str, corpus_path, sentences, vocabulary_size: int, seed: int, vocab=None):
+    """Encoded (X, y) and the Vocabulary (built here unless given) for a corpus choice."""
+    from rnnlib.data import corpus as sources
+    from rnnlib.data.vocab import (
+        SENTENCE_END,
+        SENTENCE_START,
+        Vocabulary,
+        build_xy,
+        split_sentences,
+        tokenize_sentences,
+    )
+
+    if corpus == "synthetic":  # token lists already: no sentence splitting to do
+        words = sources.synthetic_corpus(sentences or 5000, seed=seed)
+        tokens = [[SENTENCE_START, *w, SENTENCE_END] for w in words]
+    else:
+        loaders = {
+            "builtin": lambda _: sources.builtin_corpus(),
+            "text": sources.load_text_file,
+            "reddit": sources.load_reddit_csv,
+        }
+        tokens = tokenize_sentences(split_sentences(loaders[corpus](corpus_path)))
+        tokens = tokens[:sentences] if sentences else tokens
+    vocab = Vocabulary.build(tokens, vocabulary_size) if vocab is None else vocab
+    X, y = build_xy(vocab.encode(t) for t in tokens)
+    return X, y, vocab
+
+
+def _args_file(checkpoint) -> Path:
+    from rnnlib.training.checkpoint import checkpoint_file
+
+    path = checkpoint_file(checkpoint)
+    return path.with_name(path.name + ".args.json")
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+# Options of a fresh run. On --resume they come from the checkpoint (and its .args.json),
+# so they default to None, to tell "given" from "not given".
+FRESH_DEFAULTS = {
+    "backend": "numpy-fast",
+    "corpus": "builtin",
+    "corpus_path": None,
+    "sentences": None,
+    "vocabulary_size": 8000,
+    "hidden": 100,
+    "bptt_truncate": None,  # the backend's default
+    "learning_rate": None,  # the backend's default
+    "dtype": None,  # the backend's own default
+    "seed": 0,
+}
+
+
+def _fresh_run(args, parser):
+    """Model, vocabulary, data and train_with_sgd options of a new run."""
+    from rnnlib._io import atomic_write_text
+
+    for name, default in FRESH_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.corpus in ("text", "reddit") and args.corpus_path is None:
+        parser.error(f"--corpus {args.corpus} needs --corpus-path FILE")
+    if args.corpus not in ("text", "reddit") and args.corpus_path is not None:
+        parser.error(f"--corpus-path is for --corpus text or reddit, not {args.corpus}")
+    data = {k: getattr(args, k) for k in DATA_OPTIONS}
+    if args.corpus_path is not None:  # absolute, so --resume works from anywhere
+        data["corpus_path"] = str(Path(args.corpus_path).resolve())
+    try:
+        X, y, vocab = load_data(**data)
+    except (FileNotFoundError, ValueError) as e:  # a missing, empty or malformed file
+        parser.error(f"--corpus {args.corpus}: {e}")
+    build, default_batch, default_truncation, default_rate, default_clip = BACKENDS[args.backend]
+    truncate = default_truncation if args.bptt_truncate is None else args.bptt_truncate
+    config = dict(hidden_dim=args.hidden, bptt_truncate=truncate, seed=args.seed)
+    if args.dtype:
+        config["dtype"] = args.dtype
+    try:
+        model = build(word_dim=len(vocab), **config)
+    except (ImportError, ValueError, TypeError) as e:  # a missing library, a bad combination
+        parser.error(f"--backend {args.backend}: {e}")
+    atomic_write_text(_args_file(args.checkpoint), json.dumps(data, indent=1))
+    options = {
+        "nepoch": args.epochs or 10,
+        "evaluate_loss_after": args.evaluate_loss_after or 1,
+        "batch_size": args.batch_size or default_batch,
+        "clip_norm": args.clip_norm or default_clip,
+        "learning_rate": args.learning_rate or default_rate,
+        "shuffle_seed": args.seed,
+    }
+    return model, vocab, X, y, options
+
+
+def _resumed_run(args, parser):
+    """The saved run's model, vocabulary and data; only the training settings given change."""
+    from rnnlib.training.checkpoint import load_checkpoint
+
+    given = [name for name in FRESH_DEFAULTS if getattr(args, name) is not None]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        parser.error(
+            f"--resume continues the saved run with its own data and model: leave out {flags}"
+        )
+    try:
+        saved = json.loads(_args_file(args.checkpoint).read_text(encoding="utf-8"))
+        checkpoint = load_checkpoint(args.checkpoint)
+    except (FileNotFoundError, ValueError) as e:
+        parser.error(f"--resume: {e}")
+    if not checkpoint.training_state:
+        parser.error(f"--resume: {checkpoint.path} holds no training state to continue")
+    X, y, vocab = load_data(**{k: saved[k] for k in DATA_OPTIONS}, vocab=checkpoint.vocab)
+    options = dict(checkpoint.training_state["settings"])  # the saved run's settings ...
+    options.pop("n_train", None)
+    given = {
+        "nepoch": args.epochs,
+        "evaluate_loss_after": args.evaluate_loss_after,
+        "batch_size": args.batch_size,
+        "clip_norm": args.clip_norm,
+    }
+    options.update({k: v for k, v in given.items() if v is not None})  # ... unless given
+    return checkpoint.model, vocab, X, y, {**options, "resume_from": checkpoint.path}
+
+
+def _print_evaluation(model, history) -> None:
+    last = history.evaluations[-1]
+    print(
+        f"epoch {last.epoch}: loss {last.loss:.6f}, learning rate {last.learning_rate:g}",
+        file=sys.stderr,
+    )
+
+
+def train(args, parser) -> int:
+    """Train a model; checkpoints at each evaluation and on Ctrl-C; --resume continues."""
+    from rnnlib.training.sgd import TrainingDiverged, train_with_sgd
+
+    model, vocab, X, y, options = (_resumed_run if args.resume else _fresh_run)(args, parser)
+    print(
+        f"{type(model).__name__}: {len(X)} sentences, {sum(map(len, X))} words, "
+        f"vocabulary {len(vocab)}",
+        file=sys.stderr,
+    )
+    if args.no_progress:  # no bar to write on: print each evaluation's loss ourselves
+        options["callbacks"] = [_print_evaluation]
+    try:
+        history = train_with_sgd(
+            model,
+            X,
+            y,
+            checkpoint_path=args.checkpoint,
+            vocab=vocab,
+            progress=not args.no_progress,
+            **options,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: checkpoint saved to {args.checkpoint}; continue with "
+            f"`python -m rnnlib train --checkpoint {args.checkpoint} --resume`",
+            file=sys.stderr,
+        )
+        return 130
+    except TrainingDiverged as e:
+        print(f"training diverged: {e}", file=sys.stderr)
+        return 1
+    print(f"final loss {history.losses[-1]:.4f}; checkpoint {args.checkpoint}", file=sys.stderr)
+    return 0
+
+
+def generate(args, parser) -> int:
+    """Print sentences sampled from a checkpoint's model."""
+    import numpy as np
+
+    from rnnlib.sampling import generate_sentences
+    from rnnlib.training.checkpoint import load_checkpoint
+
+    try:
+        checkpoint = load_checkpoint(args.checkpoint)
+    except (FileNotFoundError, ValueError) as e:  # missing, or not a checkpoint
+        parser.error(str(e))
+    if checkpoint.vocab is None:
+        parser.error(f"{args.checkpoint} holds no vocabulary, so its ids cannot become words")
+    rng = np.random.default_rng(args.seed)
+    try:
+        sentences = generate_sentences(
+            checkpoint.model,
+            checkpoint.vocab,
+            args.n,
+            rng,
+            temperature=args.temperature,
+            min_length=args.min_length,
+        )
+    except ValueError as e:  # e.g. --min-length above the longest sentence generated
+        parser.error(str(e))
+    for words in sentences:
+        print(" ".join(words))
+    return 0
+
+
+def bench(args, parser) -> int:
+    """Throughput of every implementation (see rnnlib.tools.bench)."""
+    from rnnlib.tools.bench import run_command
+
+    return run_command(args, parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All three commands and their options."""
+    parser = argparse.ArgumentParser(prog="python -m rnnlib", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    t = commands.add_parser("train", help="train a language model, with checkpoints")
+    t.set_defaults(run=train)
+    t.add_argument("--backend", choices=list(BACKENDS), help="numpy-fast (default)")
+    t.add_argument("--corpus", choices=CORPORA, help="builtin (default)")
+    t.add_argument("--corpus-path", help="the file for --corpus text or reddit")
+    t.add_argument("--sentences", type=positive_int, help="use only the first N sentences")
+    t.add_argument("--vocabulary-size", type=positive_int, help="C (8000)")
+    t.add_argument("--hidden", type=positive_int, help="hidden size H (100)")
+    t.add_argument("--bptt-truncate", type=truncation, help="-1: full BPTT (4; -1 for keras)")
+    t.add_argument(
+        "--learning-rate", type=positive_float, help="0.005, or 0.002 for numpy-fast and keras"
+    )
+    t.add_argument("--batch-size", type=positive_int, help="1, or 16 for numpy-fast and keras")
+    t.add_argument("--epochs", type=positive_int, help="epochs in all (10)")
+    t.add_argument("--evaluate-loss-after", type=positive_int, help="epochs between (1)")
+    t.add_argument(
+        "--clip-norm",
+        type=positive_float,
+        help="clip the gradient's norm (5 for numpy-fast, keras)",
+    )
+    t.add_argument("--dtype", choices=["float32", "float64"], help="backend's default if unset")
+    t.add_argument("--checkpoint", type=Path, default=Path("rnnlib-model.npz"))
+    t.add_argument("--resume", action="store_true", help="continue the run in --checkpoint")
+    t.add_argument("--seed", type=int, help="weights, shuffling, synthetic data (0)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    g = commands.add_parser("generate", help="sample sentences from a checkpoint")
+    g.set_defaults(run=generate)
+    g.add_argument("checkpoint", type=Path)
+    g.add_argument("-n", type=positive_int, default=10, help="how many sentences (10)")
+    g.add_argument("--temperature", type=positive_float, default=1.0)
+    g.add_argument(
+        "--min-length", type=non_negative_int, default=7, help="words, as the tutorial (7)"
+    )
+    g.add_argument("--seed", type=int, default=0)
+
+    from rnnlib.tools.bench import add_arguments  # numpy only: cheap
+
+    b = commands.add_parser("bench", help="training throughput of every implementation")
+    b.set_defaults(run=bench)
+    add_arguments(b)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Parse the command line and run the command; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.run(args, parser)

@@ -1,0 +1,8 @@
+"""Notebook 4: training any backend's model.
+
+- `history`: the record of a run (History), the halving rule and TrainingDiverged, which
+  every trainer shares (Keras' fit loop included);
+- `sgd`: train_with_sgd, the tutorial's outer loop, resumable;
+- `state`: where a run stands, saved in its checkpoints;
+- `checkpoint`: one .npz file with the weights, vocabulary, config and state.
+"""

@@ -1,0 +1,97 @@
+"""A training run's record, and the tutorial's halving rule, shared by every backend (notebook 4).
+
+Every trainer (train_with_sgd, the Keras fit loop) fills the same History with the same
+rule, `record_evaluation`, and stops with the same TrainingDiverged: one loss-curve plot
+and one set of tests serve them all. Nothing here knows a framework.
+"""
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+def evaluation_data(X, y, X_val=None, y_val=None) -> tuple:
+    """The data every trainer evaluates its loss on: (X_val, y_val) when given, else (X, y)."""
+    if (X_val is None) != (y_val is None):
+        raise ValueError("give both X_val and y_val, or neither")
+    return (X, y) if X_val is None else (X_val, y_val)
+
+
+class Evaluation(NamedTuple):
+    """One loss evaluation; learning_rate is the rate in force after it (halving included)."""
+
+    examples_seen: int
+    epoch: int
+    loss: float
+    learning_rate: float
+
+
+class Halving(NamedTuple):
+    """A learning-rate halving, decided at the evaluation after `epoch` epochs."""
+
+    examples_seen: int
+    epoch: int
+    old_lr: float
+    new_lr: float
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the parameters became NaN/inf; the model holds its last good parameters."""
+
+    def __init__(self, message: str, history: "History", epoch: int, examples_seen: int):
+        super().__init__(message)
+        self.history, self.epoch, self.examples_seen = history, epoch, examples_seen
+
+
+@dataclass
+class History:
+    """Everything train_with_sgd decided: evaluations and halvings, in order."""
+
+    evaluations: list[Evaluation] = field(default_factory=list)
+    halvings: list[Halving] = field(default_factory=list)
+
+    @property
+    def losses(self) -> list[float]:
+        """The evaluated losses, in order."""
+        return [e.loss for e in self.evaluations]
+
+    def to_dict(self) -> dict:
+        """Plain lists, for JSON."""
+        return {
+            "evaluations": [list(e) for e in self.evaluations],
+            "halvings": [list(h) for h in self.halvings],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "History":
+        """Inverse of to_dict."""
+        try:
+            evaluations = [
+                Evaluation(int(a), int(b), float(c), float(d)) for a, b, c, d in data["evaluations"]
+            ]
+            halvings = [
+                Halving(int(a), int(b), float(c), float(d)) for a, b, c, d in data["halvings"]
+            ]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a training history (History.to_dict): {e!r}") from e
+        return cls(evaluations, halvings)
+
+
+def record_evaluation(
+    history: History,
+    loss: float,
+    learning_rate: float,
+    epoch: int,
+    examples_seen: int,
+    halve: bool = True,
+) -> float:
+    """Add one evaluated loss; halve the learning rate if the loss rose since the last one.
+
+    The tutorial's rule (`halve=False` only records). Returns the rate to use from now on.
+    """
+    evaluations = history.evaluations
+    if halve and evaluations and loss > evaluations[-1].loss:
+        new_rate = learning_rate * 0.5
+        history.halvings.append(Halving(examples_seen, epoch, learning_rate, new_rate))
+        learning_rate = new_rate
+    evaluations.append(Evaluation(examples_seen, epoch, loss, learning_rate))
+    return learning_rate

@@ -1,0 +1,127 @@
+"""Where a train_with_sgd run stands: saved in checkpoints, restored to continue exactly (notebook 4).
+
+The state is the epoch, the position in it, the learning rate, the History and the
+shuffling generator as it was before this epoch's permutation was drawn (so a resumed run
+draws the same order again). Every update happens with Ctrl-C held off, so the state is
+never half updated when it is saved.
+"""
+
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnlib.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from rnnlib.training.history import History
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64")
+
+
+@dataclass
+class TrainingState:
+    """Where training stands, complete enough to continue exactly (saved in checkpoints)."""
+
+    epoch: int  # epochs completed
+    position: int  # examples done in the current epoch
+    examples_seen: int
+    learning_rate: float
+    history: History
+    rng: np.random.Generator | None  # None: no shuffling
+    epoch_rng_state: dict | None = None  # the rng before this epoch's permutation was drawn
+
+    def to_dict(self, settings: dict) -> dict:
+        """JSON-safe; the rng is saved as it was before this epoch's permutation."""
+        rng_state = None if self.rng is None else self.epoch_rng_state or self.rng_state()
+        return {
+            "epoch": self.epoch,
+            "position": self.position,
+            "examples_seen": self.examples_seen,
+            "learning_rate": self.learning_rate,
+            "history": self.history.to_dict(),
+            "rng_state": rng_state,
+            "settings": settings,
+        }
+
+    def rng_state(self) -> dict:
+        """The shuffling generator's state now."""
+        return self.rng.bit_generator.state  # a fresh dict of plain ints for these generators
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> "TrainingState":
+        """The state `to_dict` saved, its generator rebuilt."""
+        rng, rng_state = None, saved["rng_state"]
+        if rng_state is not None:
+            name = rng_state.get("bit_generator")
+            if name not in _BIT_GENERATORS:
+                raise ValueError(f"unknown bit generator {name!r}; expected {_BIT_GENERATORS}")
+            bit_generator = getattr(np.random, name)()
+            bit_generator.state = rng_state
+            rng = np.random.Generator(bit_generator)
+        return cls(
+            int(saved["epoch"]),
+            int(saved["position"]),
+            int(saved["examples_seen"]),
+            float(saved["learning_rate"]),
+            History.from_dict(saved["history"]),
+            rng,  # as it was when this epoch began: it draws this epoch's permutation again
+        )
+
+
+def fresh_state(
+    learning_rate: float, n: int, history: History | None, start_epoch: int, shuffle_seed
+) -> TrainingState:
+    """The state at the start of `start_epoch`, continuing `history` if given."""
+    history = history if history is not None else History()
+    last = history.evaluations[-1] if history.evaluations else None
+    seen = last.examples_seen if last and last.epoch == start_epoch else start_epoch * n
+    if isinstance(shuffle_seed, np.random.Generator) or shuffle_seed is None:
+        rng = shuffle_seed
+    else:
+        rng = np.random.default_rng(shuffle_seed)
+    return TrainingState(start_epoch, 0, seen, float(learning_rate), history, rng)
+
+
+def state_from_checkpoint(path, model, n: int):
+    """Load the checkpoint's weights into `model`; return its training state and vocabulary."""
+    checkpoint = path if isinstance(path, Checkpoint) else load_checkpoint(path)
+    saved = checkpoint.training_state
+    if not saved:
+        raise ValueError(f"{checkpoint.path} holds no training state to resume from")
+    ours = {k: v for k, v in model.config().items() if k != "seed"}
+    theirs = {k: v for k, v in checkpoint.model.config().items() if k != "seed"}
+    if type(model) is not type(checkpoint.model) or ours != theirs:
+        raise ValueError(
+            f"{checkpoint.path} holds a {type(checkpoint.model).__name__} with "
+            f"{theirs}, not this {type(model).__name__} with {ours}; "
+            "resume_training(path, ...) rebuilds the saved model"
+        )
+    try:
+        if saved["settings"]["n_train"] != n:
+            raise ValueError(
+                f"{checkpoint.path} was trained on {saved['settings']['n_train']} "
+                f"examples, but X_train has {n}: resume with the same data"
+            )
+        state = TrainingState.from_dict(saved)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{checkpoint.path}: incomplete training state: {e!r}") from e
+    model.set_params(checkpoint.model.get_params())
+    return state, checkpoint.vocab
+
+
+@contextmanager
+def hold_interrupts():
+    """Let Ctrl-C land only after the block, so no update is ever left half done."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield  # signals only reach the main thread; elsewhere there is nothing to hold
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        previous(signal.SIGINT, received[0])  # the usual handler: raises KeyboardInterrupt

@@ -1,0 +1,38 @@
+"""`make book`: notebooks run in place, saved only after a clean run; clear errors for bad paths."""
+
+import nbformat
+import pytest
+
+from rnnlib.tools import book
+
+
+def write_notebook(path, *sources):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(notebook, path)
+
+
+def test_a_notebook_runs_in_its_folder_and_keeps_its_outputs(tmp_path):
+    (tmp_path / "data.txt").write_text("forty-two")
+    path = tmp_path / "nb.ipynb"
+    write_notebook(path, "print(open('data.txt').read())", "6 * 7")
+    book.execute_notebook(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].outputs[0]["text"] == "forty-two\n"  # ran with the notebook's folder as cwd
+    assert cells[1].outputs[0]["data"]["text/plain"] == "42"
+
+
+def test_a_failing_notebook_is_left_as_it_was(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    write_notebook(path, "1 + 1", "raise ValueError('broken cell')")
+    before = path.read_bytes()
+    with pytest.raises(Exception, match="broken cell"):
+        book.execute_notebook(path)
+    assert path.read_bytes() == before
+
+
+def test_a_missing_path_is_named(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        book.main([str(tmp_path / "nope.ipynb")])
+    assert exit_info.value.code == 2
+    assert "no such notebook or folder:" in capsys.readouterr().err

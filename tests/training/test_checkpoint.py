@@ -1,0 +1,234 @@
+"""Checkpoints: exact round trips, the model rebuilt from the file alone, clear errors."""
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnlib
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
+from rnnlib.numpy_rnn.readable import RNNNumpy
+from rnnlib.training.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+
+WORDS = [SENTENCE_START, SENTENCE_END, "the", "cat", "sat", "on", "mat", UNKNOWN_TOKEN]
+
+
+@pytest.fixture
+def trained():
+    """A model whose weights differ from any freshly built one, and its vocabulary."""
+    model = RNNNumpy(len(WORDS), 4, bptt_truncate=2, seed=3)
+    model.sgd_step([0, 2, 3, 4], [2, 3, 4, 1], 0.5)
+    return model, Vocabulary(WORDS)
+
+
+def assert_same_params(a, b):
+    pa, pb = a.get_params(), b.get_params()
+    assert pa.keys() == pb.keys()
+    for name in pa:
+        assert pa[name].dtype == pb[name].dtype
+        np.testing.assert_array_equal(pa[name], pb[name])
+
+
+def test_round_trip_keeps_everything(tmp_path, trained):
+    model, vocab = trained
+    state = {"epoch": 3, "learning_rate": 0.0025, "history": {"evaluations": [[0, 0, 2.1, 0.005]]}}
+    path = save_checkpoint(tmp_path / "model.npz", model, vocab, training_state=state)
+    loaded = load_checkpoint(path)
+    assert type(loaded.model) is RNNNumpy
+    assert loaded.model.config() == model.config()
+    assert_same_params(loaded.model, model)
+    assert loaded.vocab == vocab and loaded.vocab.index_to_word == WORDS
+    assert loaded.training_state == state
+    assert loaded.version == rnnlib.__version__
+    x = [0, 2, 5]
+    np.testing.assert_array_equal(
+        loaded.model.forward_propagation(x)[0], model.forward_propagation(x)[0]
+    )
+
+
+def test_load_model_builds_the_saved_size_by_itself(tmp_path):
+    model = RNNNumpy(11, 6, bptt_truncate=None, seed=4, dtype=np.float32)
+    save_checkpoint(tmp_path / "m.npz", model)
+    loaded = load_model(tmp_path / "m.npz")
+    assert (loaded.word_dim, loaded.hidden_dim, loaded.bptt_truncate) == (11, 6, -1)
+    assert loaded.U.dtype == np.float32
+    assert_same_params(loaded, model)
+    assert load_checkpoint(tmp_path / "m.npz").vocab is None
+
+
+def test_npz_suffix_is_added_like_numpy_does(tmp_path, trained):
+    model, vocab = trained
+    written = save_checkpoint(tmp_path / "run1", model, vocab)
+    assert written == tmp_path / "run1.npz" and written.is_file()
+    assert_same_params(load_model(tmp_path / "run1"), model)  # either name loads it
+    assert_same_params(load_model(written), model)
+
+
+def test_saving_is_atomic_and_leaves_no_temporary_files(tmp_path, trained, monkeypatch):
+    model, vocab = trained
+    path = save_checkpoint(tmp_path / "runs" / "m.npz", model, vocab)  # creates runs/
+    first = path.read_bytes()
+    with pytest.raises(TypeError, match="JSON"):
+        save_checkpoint(path, model, vocab, training_state={"bad": object()})
+
+    def disk_full(file, **arrays):
+        file.write(b"PK half an archive")
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(np, "savez", disk_full)
+        with pytest.raises(OSError, match="No space"):
+            save_checkpoint(path, model, vocab)
+    assert path.read_bytes() == first  # neither failed save touched the old file
+    model.sgd_step([0, 3], [3, 1], 0.5)
+    save_checkpoint(path, model, vocab)
+    assert_same_params(load_model(path), model)
+    assert os.listdir(path.parent) == ["m.npz"]
+
+
+def test_save_refuses_inconsistent_input(tmp_path, trained):
+    model, _ = trained
+    with pytest.raises(ValueError, match="vocabulary has 4 words but the model's word_dim is 8"):
+        save_checkpoint(tmp_path / "m.npz", model, Vocabulary(WORDS[:2] + ["a", UNKNOWN_TOKEN]))
+    with pytest.raises(TypeError, match="only the series. word-level models can be checkpointed"):
+        save_checkpoint(tmp_path / "m.npz", NotOurs(8, 4))
+
+
+class NotOurs(RNNNumpy):
+    """A subclass defined outside rnnlib: its module could not be trusted at load time."""
+
+
+# --- broken files -------------------------------------------------------------------------
+
+
+def rewrite(src, dst, change):
+    """Copy the arrays of checkpoint `src` to `dst` after `change(arrays, meta)`."""
+    with np.load(src) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    change(arrays, meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(dst, **arrays)
+    return dst
+
+
+@pytest.fixture
+def good(tmp_path, trained):
+    model, vocab = trained
+    return save_checkpoint(tmp_path / "good.npz", model, vocab, training_state={"epoch": 1})
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing"):
+        load_checkpoint(tmp_path / "nothing.npz")
+
+
+def test_not_an_npz(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("just some text\n")
+    with pytest.raises(CheckpointError, match="notes.npz"):
+        load_checkpoint(path)
+    np.save(tmp_path / "array.npy", np.arange(3))
+    with pytest.raises(CheckpointError, match="single .npy array"):
+        load_checkpoint(tmp_path / "array.npy")
+
+
+def test_truncated_file(tmp_path, good):
+    data = good.read_bytes()
+    for cut in (len(data) // 2, len(data) - 30):
+        broken = tmp_path / f"cut{cut}.npz"
+        broken.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match=f"cut{cut}.npz"):
+            load_checkpoint(broken)
+    # Flipped bytes inside the stored arrays: the zip's CRC check catches them.
+    flipped = bytearray(data)
+    middle = len(data) // 2
+    flipped[middle : middle + 8] = bytes(255 - b for b in flipped[middle : middle + 8])
+    (tmp_path / "flipped.npz").write_bytes(bytes(flipped))
+    with pytest.raises(CheckpointError, match="flipped.npz"):
+        load_checkpoint(tmp_path / "flipped.npz")
+
+
+def test_parameter_shape_disagreeing_with_config(tmp_path, good):
+    def change(arrays, meta):
+        meta["config"]["hidden_dim"] = 5
+
+    with pytest.raises(CheckpointError, match=r"U has shape \(4, 8\).*needs \(5, 8\)"):
+        load_checkpoint(rewrite(good, tmp_path / "bad.npz", change))
+
+
+def test_vocabulary_size_disagreeing_with_word_dim(tmp_path, good):
+    def change(arrays, meta):
+        arrays["vocab_words"] = np.array(WORDS[:-2] + [UNKNOWN_TOKEN])
+
+    with pytest.raises(CheckpointError, match="7 words but the model's word_dim is 8"):
+        load_checkpoint(rewrite(good, tmp_path / "bad.npz", change))
+
+
+def test_missing_keys(tmp_path, good):
+    with pytest.raises(CheckpointError, match="missing key 'param/W'"):
+        load_checkpoint(rewrite(good, tmp_path / "a.npz", lambda a, m: a.pop("param/W")))
+    with pytest.raises(CheckpointError, match="missing vocabulary keys"):
+        load_checkpoint(rewrite(good, tmp_path / "b.npz", lambda a, m: a.pop("vocab_words")))
+    with np.load(good) as f:
+        arrays = {k: f[k] for k in f.files if k != "meta"}
+    np.savez(tmp_path / "c.npz", **arrays)
+    with pytest.raises(CheckpointError, match="missing key 'meta'"):
+        load_checkpoint(tmp_path / "c.npz")
+
+
+def test_only_rnnlib_classes_are_loaded(tmp_path, good):
+    def change(arrays, meta):
+        meta["model_class"] = "os:system"
+
+    with pytest.raises(CheckpointError, match="refusing to load model class 'os:system'"):
+        load_checkpoint(rewrite(good, tmp_path / "bad.npz", change))
+
+
+def test_pickled_content_is_refused(tmp_path, good):
+    def change(arrays, meta):
+        arrays["param/U"] = np.array([{"a": 1}], dtype=object)
+
+    with pytest.raises(CheckpointError, match="bad.npz"):
+        load_checkpoint(rewrite(good, tmp_path / "bad.npz", change))
+
+
+def test_garbled_metadata(tmp_path, good):
+    with np.load(good) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["meta"] = np.array("{not json")
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(CheckpointError, match="unreadable metadata"):
+        load_checkpoint(tmp_path / "bad.npz")
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "file, module, class_name",
+    [
+        ("rnn_numpy_v0.1.0.npz", "rnnlib.numpy_rnn", "RNNNumpy"),
+        ("rnn_numpy_fast_v0.1.0.npz", "rnnlib.numpy_rnn", "RNNNumpyFast"),
+        ("rnn_pytensor_v0.1.0.npz", "rnnlib.pytensor_rnn", "RNNPyTensor"),
+        ("gru_pytensor_v0.1.0.npz", "rnnlib.pytensor_rnn", "GRUPyTensor"),
+    ],
+)
+def test_checkpoints_written_before_the_layout_change_still_load(file, module, class_name):
+    """Files of rnnlib 0.1.0 name the old flat modules (rnnlib.numpy_rnn:RNNNumpy, ...)."""
+    with np.load(FIXTURES / file) as archive:
+        assert ":" in (old_name := json.loads(str(archive["meta"]))["model_class"])
+    assert old_name.split(":")[0].count(".") == 1  # e.g. rnnlib.fast_rnn: the old layout
+    checkpoint = load_checkpoint(FIXTURES / file)
+    model_class = getattr(importlib.import_module(module), class_name)
+    assert type(checkpoint.model) is model_class
+    # The fixture holds a fresh model of seed 7: the same class today draws the same weights.
+    fresh = model_class(12, hidden_dim=4, bptt_truncate=3, seed=7)
+    assert checkpoint.model.config() == fresh.config()
+    for name, value in fresh.get_params().items():
+        np.testing.assert_array_equal(checkpoint.model.get_params()[name], value)
+    assert checkpoint.vocab.index_to_word[2] == "w0" and len(checkpoint.vocab) == 12
+    assert checkpoint.training_state["epoch"] == 1

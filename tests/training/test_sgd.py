@@ -1,0 +1,414 @@
+"""train_with_sgd: the schedule against scripted models, learning against a toy language,
+and resuming against the uninterrupted run."""
+
+import json
+import signal
+import types
+
+import numpy as np
+import pytest
+
+from rnnlib.data.corpus import grammar_entropy, synthetic_corpus
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, Vocabulary, build_xy
+from rnnlib.numpy_rnn.readable import RNNNumpy
+from rnnlib.training.checkpoint import load_checkpoint
+from rnnlib.training.sgd import (
+    Evaluation,
+    Halving,
+    History,
+    TrainingDiverged,
+    resume_training,
+    train_with_sgd,
+)
+
+N = 5  # examples in the scripted data set
+X_IDS = [np.array([i]) for i in range(N)]  # example i is recognisable by its only word id
+
+
+class ScriptedModel:
+    """Loss values come from a script and every step is recorded: the loop's logic is all
+    that is under test."""
+
+    word_dim = 10
+
+    def __init__(self, losses=()):
+        self.losses = list(losses)
+        self.steps = []  # (example id, learning rate, clip_norm)
+        self.evaluated_on = []
+        self.w = np.zeros(1)
+
+    def calculate_loss(self, X, Y):
+        self.evaluated_on.append(X)
+        return self.losses.pop(0)
+
+    def sgd_step(self, x, y, learning_rate, clip_norm=None):
+        self.steps.append((int(x[0]), learning_rate, clip_norm))
+        self.w = self.w + 1.0
+
+    def get_params(self):
+        return {"w": self.w.copy()}
+
+    def set_params(self, params):
+        self.w = params["w"].copy()
+
+
+class BatchScriptedModel(ScriptedModel):
+    def sgd_step_batch(self, xs, ys, learning_rate, clip_norm=None):
+        self.steps.append(([int(x[0]) for x in xs], learning_rate, clip_norm))
+
+
+def scripted_run(losses, **kwargs):
+    model = ScriptedModel(losses)
+    options = {"learning_rate": 0.1, "progress": False, **kwargs}
+    history = train_with_sgd(model, X_IDS, X_IDS, **options)
+    return model, history
+
+
+# --- the schedule ---------------------------------------------------------------------------
+
+
+def test_learning_rate_halves_exactly_when_the_loss_rises():
+    losses = [5.0, 4.0, 4.5, 4.2, 4.3, 4.3, 3.0]  # rises at evaluations 2 and 4; 4.3 -> 4.3 no
+    model, history = scripted_run(losses, nepoch=6, evaluate_loss_after=1)
+    assert history.halvings == [Halving(2 * N, 2, 0.1, 0.05), Halving(4 * N, 4, 0.05, 0.025)]
+    rates = [0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.025]  # in force after each evaluation
+    assert history.evaluations == [
+        Evaluation(e * N, e, loss, rate)
+        for e, (loss, rate) in enumerate(zip(losses, rates, strict=True))
+    ]
+    # Epoch e trains with the rate decided at the evaluation before it.
+    used = [lr for _, lr, _ in model.steps]
+    assert used == [r for r in rates[:6] for _ in range(N)]
+
+
+def test_evaluations_follow_the_schedule_and_callbacks_fire_once_each():
+    seen = []
+    model, history = scripted_run(
+        [3.0, 2.0, 1.0],
+        nepoch=5,
+        evaluate_loss_after=2,
+        callbacks=[lambda m, h: seen.append((m, h, len(h.evaluations)))],
+    )
+    assert [e.epoch for e in history.evaluations] == [0, 2, 4]  # not 5: off the schedule
+    assert [e.examples_seen for e in history.evaluations] == [0, 2 * N, 4 * N]
+    assert [n for _, _, n in seen] == [1, 2, 3]
+    assert all(m is model and h is history for m, h, _ in seen)
+    assert len(model.steps) == 5 * N and model.losses == []
+
+
+def test_loss_is_evaluated_on_the_validation_set_when_given():
+    X_val = [np.array([7]), np.array([8])]
+    model, _ = scripted_run([2.0, 1.0], nepoch=1, evaluate_loss_after=1, X_val=X_val, y_val=X_val)
+    assert all(X is X_val for X in model.evaluated_on) and len(model.evaluated_on) == 2
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        scripted_run([1.0], nepoch=1, X_val=X_val)
+
+
+def test_examples_in_order_or_shuffled_by_the_seed():
+    model, _ = scripted_run([1.0, 1.0], nepoch=3, evaluate_loss_after=2)
+    assert [i for i, _, _ in model.steps] == list(range(N)) * 3
+    model, _ = scripted_run([1.0, 1.0], nepoch=3, evaluate_loss_after=2, shuffle_seed=11)
+    rng = np.random.default_rng(11)
+    expected = [i for _ in range(3) for i in rng.permutation(N)]
+    assert [i for i, _, _ in model.steps] == expected
+
+
+def test_minibatches_cover_each_epoch_once():
+    model = BatchScriptedModel([1.0, 1.0])
+    X = [np.array([i]) for i in range(7)]
+    train_with_sgd(model, X, X, 0.1, nepoch=2, evaluate_loss_after=2, batch_size=3, progress=False)
+    batches = [b for b, _, _ in model.steps]
+    assert [len(b) for b in batches] == [3, 3, 1, 3, 3, 1]
+    assert sorted(sum(batches[:3], [])) == list(range(7))
+    with pytest.raises(TypeError, match="sgd_step_batch"):
+        scripted_run([1.0], nepoch=1, batch_size=2)
+
+
+def test_clip_norm_reaches_the_step_and_bounds_the_update():
+    model, _ = scripted_run([1.0], nepoch=1, clip_norm=2.5)
+    assert {c for _, _, c in model.steps} == {2.5}
+    x, y = np.array([0, 3, 5, 2]), np.array([3, 5, 2, 1])
+    grads = RNNNumpy(8, 4, seed=2).bptt(x, y)
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
+    for clip, expected_step in ((norm / 10, 0.3 * norm / 10), (None, 0.3 * norm)):
+        model = RNNNumpy(8, 4, seed=2)
+        before = model.get_params()
+        train_with_sgd(model, [x], [y], 0.3, nepoch=1, clip_norm=clip, progress=False)
+        after = model.get_params()
+        step = np.sqrt(sum(np.sum((after[k] - before[k]) ** 2) for k in before))
+        assert step == pytest.approx(expected_step, rel=1e-9)
+
+
+def test_a_step_to_nan_stops_with_the_last_good_parameters():
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 8, 5) for _ in range(4)]
+    model = RNNNumpy(8, 4, seed=3)
+    calls = []
+
+    def poisoned_step(self, x, y, learning_rate, clip_norm=None):
+        RNNNumpy.sgd_step(self, x, y, learning_rate, clip_norm)
+        calls.append(1)
+        if len(calls) == 3:
+            self.W[0, 0] = np.nan
+
+    model.sgd_step = types.MethodType(poisoned_step, model)
+    with pytest.raises(TrainingDiverged, match="NaN") as info:
+        train_with_sgd(model, X, X, 0.1, nepoch=2, progress=False)
+    assert info.value.examples_seen == 2 and info.value.epoch == 0
+    reference = RNNNumpy(8, 4, seed=3)  # replay the two good steps by hand
+    reference.sgd_step(X[0], X[0], 0.1)
+    reference.sgd_step(X[1], X[1], 0.1)
+    for name, value in model.get_params().items():
+        np.testing.assert_array_equal(value, reference.get_params()[name])
+
+
+def test_a_nan_loss_stops_with_the_parameters_of_the_last_evaluation():
+    with pytest.raises(TrainingDiverged, match="the loss is nan after 1 epochs") as info:
+        model, _ = scripted_run([5.0, float("nan")], nepoch=3, evaluate_loss_after=1)
+    assert info.value.history.losses == [5.0]
+    assert isinstance(info.value, RuntimeError)
+    model = ScriptedModel([5.0, float("inf")])
+    with pytest.raises(TrainingDiverged):
+        train_with_sgd(model, X_IDS, X_IDS, 0.1, nepoch=3, evaluate_loss_after=1, progress=False)
+    assert model.w[0] == 0.0 and len(model.steps) == N  # rolled back to the epoch-0 weights
+
+
+def test_progress_bar_and_log_lines(capsys):
+    scripted_run([2.0, 3.0], nepoch=1, evaluate_loss_after=1, progress=True)
+    out = capsys.readouterr()
+    assert "loss 2.000000" in out.out + out.err and "learning rate 0.05" in out.out + out.err
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="X_train has 2 sentences but y_train has 1"):
+        train_with_sgd(ScriptedModel(), X_IDS[:2], X_IDS[:1])
+    with pytest.raises(ValueError, match="empty"):
+        train_with_sgd(ScriptedModel(), [], [])
+    for kwargs, match in (
+        ({"learning_rate": 0.0}, "learning_rate must be a positive number, got 0.0"),
+        ({"nepoch": -1}, "nepoch must be an integer >= 0, got -1"),
+        ({"evaluate_loss_after": 0}, "evaluate_loss_after must be a positive integer, got 0"),
+        ({"clip_norm": -1.0}, "clip_norm"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            train_with_sgd(ScriptedModel(), X_IDS, X_IDS, **kwargs)
+
+
+def test_history_round_trips_through_json():
+    history = History(
+        [Evaluation(0, 0, 3.5, 0.01), Evaluation(10, 2, 3.75, 0.005)], [Halving(10, 2, 0.01, 0.005)]
+    )
+    again = History.from_dict(json.loads(json.dumps(history.to_dict())))
+    assert again == history and again.losses == [3.5, 3.75]
+    with pytest.raises(ValueError, match="not a training history"):
+        History.from_dict({"evaluations": [[1, 2]]})
+
+
+# --- learning ------------------------------------------------------------------------------
+
+
+def toy_language(n_sentences, seed):
+    tokens = [[SENTENCE_START, *s, SENTENCE_END] for s in synthetic_corpus(n_sentences, seed)]
+    return tokens
+
+
+def test_learns_a_toy_language_far_below_log_c():
+    train_tokens, val_tokens = toy_language(250, seed=0), toy_language(60, seed=1)
+    vocab = Vocabulary.build(train_tokens, 60)
+    X, y = build_xy(vocab.encode(t) for t in train_tokens)
+    X_val, y_val = build_xy(vocab.encode(t) for t in val_tokens)
+    model = RNNNumpy(len(vocab), 16, seed=0)
+    history = train_with_sgd(
+        model,
+        X,
+        y,
+        0.05,
+        nepoch=4,
+        evaluate_loss_after=2,
+        X_val=X_val,
+        y_val=y_val,
+        shuffle_seed=0,
+        progress=False,
+    )
+    log_c = np.log(len(vocab))
+    assert abs(history.losses[0] - log_c) < 0.05  # untrained: about log C
+    assert history.losses[-1] < 0.45 * log_c
+    # ...and never below the grammar's true entropy by more than sampling noise allows.
+    assert history.losses[-1] > grammar_entropy() - 0.2
+
+
+# --- checkpoints and resuming -------------------------------------------------------------
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(42)
+    sentences = [rng.integers(0, 12, rng.integers(3, 8)) for _ in range(9)]
+    return [s[:-1] for s in sentences], [s[1:] for s in sentences]
+
+
+def straight_run(data, tmp_path, evaluate_loss_after):
+    model = RNNNumpy(12, 5, bptt_truncate=3, seed=7)
+    history = train_with_sgd(
+        model,
+        *data,
+        0.05,
+        nepoch=4,
+        evaluate_loss_after=evaluate_loss_after,
+        shuffle_seed=5,
+        checkpoint_path=tmp_path / "straight.npz",
+        progress=False,
+    )
+    return model, history
+
+
+def assert_same_run(model_a, history_a, model_b, history_b):
+    for name, value in model_a.get_params().items():
+        np.testing.assert_array_equal(value, model_b.get_params()[name])
+    assert history_a.to_dict() == history_b.to_dict()
+
+
+@pytest.mark.parametrize("evaluate_loss_after", [1, 3])
+def test_resuming_continues_exactly_like_the_straight_run(data, tmp_path, evaluate_loss_after):
+    model, history = straight_run(data, tmp_path, evaluate_loss_after)
+    path = tmp_path / "half.npz"
+    train_with_sgd(
+        RNNNumpy(12, 5, bptt_truncate=3, seed=7),
+        *data,
+        0.05,
+        nepoch=2,
+        evaluate_loss_after=evaluate_loss_after,
+        shuffle_seed=5,
+        checkpoint_path=path,
+        progress=False,
+    )
+    resumed, resumed_history = resume_training(path, *data, nepoch=4, progress=False)
+    assert_same_run(model, history, resumed, resumed_history)
+    # The same through train_with_sgd(resume_from=...) into a freshly built model.
+    fresh = RNNNumpy(12, 5, bptt_truncate=3, seed=99)
+    fresh_history = train_with_sgd(
+        fresh,
+        *data,
+        nepoch=4,
+        evaluate_loss_after=evaluate_loss_after,
+        resume_from=path,
+        progress=False,
+    )
+    assert_same_run(model, history, fresh, fresh_history)
+
+
+def test_a_checkpoint_is_saved_at_each_evaluation(data, tmp_path):
+    path = tmp_path / "run.npz"
+    saved = []
+
+    def look(model, history):
+        checkpoint = load_checkpoint(path)
+        saved.append(len(checkpoint.training_state["history"]["evaluations"]))
+        np.testing.assert_array_equal(checkpoint.model.W, model.W)
+
+    vocab = Vocabulary([SENTENCE_START, SENTENCE_END, *"abcdefghi", "UNKNOWN_TOKEN"])
+    train_with_sgd(
+        RNNNumpy(12, 5),
+        *data,
+        nepoch=3,
+        evaluate_loss_after=1,
+        callbacks=[look],
+        checkpoint_path=path,
+        vocab=vocab,
+        progress=False,
+    )
+    assert saved == [1, 2, 3, 4]
+    assert load_checkpoint(path).vocab == vocab
+
+
+def test_ctrl_c_in_the_middle_of_an_update_saves_a_state_that_resumes_exactly(data, tmp_path):
+    model, history = straight_run(data, tmp_path, 1)
+    interrupted = RNNNumpy(12, 5, bptt_truncate=3, seed=7)
+    calls = []
+
+    def step_hit_by_ctrl_c(self, x, y, learning_rate, clip_norm=None):
+        calls.append(1)
+        grads = self.bptt(x, y)
+        self.U -= learning_rate * grads["U"]
+        if len(calls) == 13:  # epoch 1, fourth example: the signal lands between two updates
+            signal.raise_signal(signal.SIGINT)
+        self.V -= learning_rate * grads["V"]
+        self.W -= learning_rate * grads["W"]
+
+    interrupted.sgd_step = types.MethodType(step_hit_by_ctrl_c, interrupted)
+    path = tmp_path / "interrupted.npz"
+    with pytest.raises(KeyboardInterrupt):
+        train_with_sgd(
+            interrupted,
+            *data,
+            0.05,
+            nepoch=4,
+            evaluate_loss_after=1,
+            shuffle_seed=5,
+            checkpoint_path=path,
+            progress=False,
+        )
+    state = load_checkpoint(path).training_state
+    assert (state["epoch"], state["position"], state["examples_seen"]) == (1, 4, 13)
+    resumed, resumed_history = resume_training(path, *data, progress=False)
+    assert_same_run(model, history, resumed, resumed_history)
+
+
+def test_keyboard_interrupt_from_a_callback_saves_and_reraises(data, tmp_path):
+    model, history = straight_run(data, tmp_path, 1)
+
+    def stop_at_third_evaluation(model, history):
+        if len(history.evaluations) == 3:
+            raise KeyboardInterrupt
+
+    path = tmp_path / "stopped.npz"
+    with pytest.raises(KeyboardInterrupt):
+        train_with_sgd(
+            RNNNumpy(12, 5, bptt_truncate=3, seed=7),
+            *data,
+            0.05,
+            nepoch=4,
+            evaluate_loss_after=1,
+            shuffle_seed=5,
+            checkpoint_path=path,
+            callbacks=[stop_at_third_evaluation],
+            progress=False,
+        )
+    resumed, resumed_history = resume_training(path, *data, progress=False)
+    assert_same_run(model, history, resumed, resumed_history)
+
+
+def test_continuing_with_history_and_start_epoch(data):
+    straight = RNNNumpy(12, 5, seed=8)
+    expected = train_with_sgd(
+        straight, *data, 0.05, nepoch=4, evaluate_loss_after=2, progress=False
+    )
+    model = RNNNumpy(12, 5, seed=8)
+    history = train_with_sgd(model, *data, 0.05, nepoch=2, evaluate_loss_after=2, progress=False)
+    history = train_with_sgd(
+        model,
+        *data,
+        0.05,
+        nepoch=4,
+        evaluate_loss_after=2,
+        history=history,
+        start_epoch=2,
+        progress=False,
+    )
+    assert_same_run(straight, expected, model, history)
+
+
+def test_resuming_refuses_mismatches(data, tmp_path):
+    path = tmp_path / "run.npz"
+    train_with_sgd(RNNNumpy(12, 5), *data, nepoch=1, checkpoint_path=path, progress=False)
+    with pytest.raises(ValueError, match="trained on 9 examples, but X_train has 8"):
+        resume_training(path, data[0][:8], data[1][:8], progress=False)
+    with pytest.raises(ValueError, match="do not pass history, start_epoch or shuffle_seed"):
+        train_with_sgd(RNNNumpy(12, 5), *data, resume_from=path, shuffle_seed=1)
+    with pytest.raises(ValueError, match="not this RNNNumpy"):
+        train_with_sgd(RNNNumpy(12, 6), *data, resume_from=path, progress=False)
+    from rnnlib.training.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "bare.npz", RNNNumpy(12, 5))
+    with pytest.raises(ValueError, match="no training state"):
+        resume_training(tmp_path / "bare.npz", *data)
