@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnlib.numpy_rnn import check_corpus, check_sentence
+from rnnlib.interface import check_corpus, check_sentence
 
 GOLDEN = (np.sqrt(5) - 1) / 2  # 0.618...: the golden-section step
 TOLERANCE = 1e-6  # golden-section search stops when its bracket on w is this narrow

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlib.numpy_rnn import check_corpus, check_sentence
+from rnnlib.interface import check_corpus, check_sentence
 
 START = 0  # the id of SENTENCE_START (rnnlib.vocab.Vocabulary puts it first)
 MAX_ORDER = 4  # up to 4-grams; C**order must also fit the int64 keys
