@@ -128,6 +128,14 @@ def bptt_truncate_property() -> property:
     return property(get, set_, doc=doc)
 
 
+def model_repr(model) -> str:
+    """`ClassName(word_dim=..., hidden_dim=..., bptt_truncate=..., dtype=...)` for any model."""
+    return (
+        f"{type(model).__name__}(word_dim={model.word_dim}, hidden_dim={model.hidden_dim}, "
+        f"bptt_truncate={model.bptt_truncate}, dtype={np.dtype(model.dtype).name})"
+    )
+
+
 def model_config(model) -> dict:
     """Constructor arguments of a word-level model (JSON-safe): type(m)(**model_config(m))."""
     return {

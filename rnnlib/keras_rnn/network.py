@@ -19,6 +19,7 @@ from rnnlib.interface import (
     check_sentence,
     check_sentences,
     model_config,
+    model_repr,
     normalize_bptt_truncate,
 )
 from rnnlib.keras_rnn import fit as keras_fit
@@ -88,10 +89,7 @@ class KerasWordModel:
         self.jax = JaxFunctions(self.logits_model, probe)  # same layers, same weights
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(word_dim={self.word_dim}, hidden_dim={self.hidden_dim}, "
-            f"dtype={self.dtype})"
-        )
+        return model_repr(self)
 
     @property
     def bptt_truncate(self) -> int:

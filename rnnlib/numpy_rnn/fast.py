@@ -39,6 +39,7 @@ from rnnlib.interface import (
     check_sentence,
     check_sentences,
     model_config,
+    model_repr,
 )
 from rnnlib.numpy_rnn.readable import RNNNumpy, softmax
 
@@ -110,10 +111,7 @@ class RNNNumpyFast:
         return self._V1[:, : self.hidden_dim]
 
     def __repr__(self) -> str:
-        return (
-            f"RNNNumpyFast(word_dim={self.word_dim}, hidden_dim={self.hidden_dim}, "
-            f"bptt_truncate={self.bptt_truncate}, dtype={self.dtype.name})"
-        )
+        return model_repr(self)
 
     # --- forward ---------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from rnnlib.interface import (
     check_rnn_params,
     check_sentence,
     model_config,
+    model_repr,
 )
 
 PARAM_NAMES = RNN_PARAM_NAMES
@@ -72,10 +73,7 @@ class RNNNumpy:
     bptt_truncate = bptt_truncate_property()  # an int >= 0, or -1 for full BPTT; checked
 
     def __repr__(self) -> str:
-        return (
-            f"RNNNumpy(word_dim={self.word_dim}, hidden_dim={self.hidden_dim}, "
-            f"bptt_truncate={self.bptt_truncate}, dtype={self.dtype.name})"
-        )
+        return model_repr(self)
 
     # --- forward ---------------------------------------------------------------------------
 

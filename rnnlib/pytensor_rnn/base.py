@@ -20,6 +20,7 @@ from rnnlib.interface import (
     check_sentence,
     check_sentences,
     model_config,
+    model_repr,
 )
 from rnnlib.pytensor_rnn.compile import FunctionCache, aligned_copy, fast_mode
 from rnnlib.pytensor_rnn.graph import clip_scale, log_softmax, softmax_cross_entropy_grad
@@ -54,6 +55,9 @@ class PyTensorLanguageModel:
     def compile_seconds(self) -> dict:
         """Seconds pytensor.function took, per compiled function (JAX traces at first call)."""
         return dict(self._functions.compile_seconds)
+
+    def __repr__(self) -> str:
+        return model_repr(self)
 
     # --- parameters ------------------------------------------------------------------------
 

@@ -80,11 +80,6 @@ class GRUPyTensor(PyTensorLanguageModel):
         }
         self._start(bptt_truncate, seed, dtype, weights)
 
-    def __repr__(self) -> str:
-        return (
-            f"GRUPyTensor(word_dim={self.word_dim}, hidden_dim={self.hidden_dim}, "
-            f"bptt_truncate={self.bptt_truncate}, dtype={self.dtype.name})"
-        )
 
     def _validated(self, params: dict) -> dict:
         names = set(params)

@@ -58,11 +58,6 @@ class RNNPyTensor(PyTensorLanguageModel):
         initial = RNNNumpy(self.word_dim, self.hidden_dim, seed=seed).get_params()
         self._start(bptt_truncate, seed, dtype, initial)
 
-    def __repr__(self) -> str:
-        return (
-            f"RNNPyTensor(word_dim={self.word_dim}, hidden_dim={self.hidden_dim}, "
-            f"bptt_truncate={self.bptt_truncate}, dtype={self.dtype.name})"
-        )
 
     def _validated(self, params: dict) -> dict:
         arrays = check_rnn_params(params, self.dtype)  # RNNNumpy's rules and messages
