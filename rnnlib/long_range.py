@@ -19,8 +19,8 @@ All the letters, the key included, are drawn independently from the same `kinds`
 (uniformly, or with Zipf's law when `zipf` > 0). That the letters in between are of the
 same kind as the key is what makes the lesson work. Had they been of another kind (fillers
 between a pair of brackets), "remember the last bracket" would do, and a network can learn
-that rule from one step of gradient, because W is the same at every step: in our runs a
-bracket language with distinct fillers was learned even with bptt_truncate=0. Here "the
+that rule from one step of gradient, because W is the same at every step (in our runs an
+RNN with bptt_truncate=0 got within 3% of such a bracket language's entropy). Here "the
 last letter" is useless; only "the first letter" helps, and only the answer's error says
 so. Position gives nothing away either: which answer comes depends on the key alone.
 
