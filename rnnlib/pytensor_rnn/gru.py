@@ -80,7 +80,6 @@ class GRUPyTensor(PyTensorLanguageModel):
         }
         self._start(bptt_truncate, seed, dtype, weights)
 
-
     def _validated(self, params: dict) -> dict:
         names = set(params)
         caches = names & set(CACHE_NAMES)

@@ -58,7 +58,6 @@ class RNNPyTensor(PyTensorLanguageModel):
         initial = RNNNumpy(self.word_dim, self.hidden_dim, seed=seed).get_params()
         self._start(bptt_truncate, seed, dtype, initial)
 
-
     def _validated(self, params: dict) -> dict:
         arrays = check_rnn_params(params, self.dtype)  # RNNNumpy's rules and messages
         self.hidden_dim, self.word_dim = arrays["U"].shape

@@ -50,7 +50,7 @@ from functools import cached_property
 
 import numpy as np
 
-from rnnlib.vocab import SENTENCE_END, SENTENCE_START
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START
 
 MAX_KINDS = len(string.ascii_lowercase)  # one letter per kind of word
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from rnnlib.fast_rnn import RNNNumpyFast
-from rnnlib.long_range import LongRangeLanguage
-from rnnlib.train import train_with_sgd
-from rnnlib.vocab import SENTENCE_END, SENTENCE_START, Vocabulary, build_xy
+from rnnlib.data.long_range import LongRangeLanguage
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, Vocabulary, build_xy
+from rnnlib.numpy_rnn import RNNNumpyFast
+from rnnlib.training.sgd import train_with_sgd
 
 SMALL = [(1, 3, 0.0), (3, 2, 1.0), (4, 3, 0.7)]  # (distance, kinds, zipf): small enough to list
 
