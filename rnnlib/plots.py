@@ -3,6 +3,7 @@
 from collections import Counter
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from matplotlib.patches import Rectangle
 
@@ -37,25 +38,73 @@ def plot_coverage(sizes, coverage, chosen: int | None = None, ax=None):
     return ax
 
 
-def plot_history(history, ax=None, label: str = "loss", color: str = "tab:blue", floor=None):
-    """Loss at each evaluation, a marker at each learning-rate halving, the rate on a second axis."""
-    ax = ax or plt.figure(figsize=(7, 4)).gca()
-    seen = [e.examples_seen for e in history.evaluations]
-    ax.plot(
-        seen, [e.loss for e in history.evaluations], "-o", color=color, markersize=3, label=label
-    )
-    for i, h in enumerate(history.halvings):
-        ax.axvline(h.examples_seen, color="tab:red", alpha=0.4, linestyle="--",
-                   label="learning rate halved" if i == 0 else None)  # fmt: skip
+def _loss_to_perplexity(loss):
+    return np.exp(np.minimum(loss, 700.0))  # exp overflows a float past ~709
+
+
+def _perplexity_to_loss(ppl):
+    return np.log(np.maximum(ppl, 1e-300))
+
+
+def add_perplexity_axis(ax, label: str = "perplexity"):
+    """A right-hand axis reading the left (loss per word, nats) as perplexity = exp(loss)."""
+    axis = ax.secondary_yaxis("right", functions=(_loss_to_perplexity, _perplexity_to_loss))
+    # Loss is log(perplexity): round perplexities (10, 20, 50, 100, ...) fall evenly apart.
+    axis.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axis.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axis.set_ylabel(label)
+    return axis
+
+
+def add_baselines(ax, baselines: dict | None, floor=None):
+    """Horizontal lines at baseline losses (name -> loss) and at a best possible loss."""
+    styles = ["-.", (0, (5, 2)), (0, (1, 1)), (0, (3, 1, 1, 1))]
+    for i, (name, loss) in enumerate((baselines or {}).items()):
+        ax.axhline(loss, color="0.45", linestyle=styles[i % len(styles)], linewidth=1.2,
+                   label=f"{name}: {loss:.2f} (perplexity {np.exp(loss):.0f})")  # fmt: skip
     if floor is not None:
-        ax.axhline(floor, color="k", linestyle=":", label=f"best possible ({floor:.2f})")
+        ax.axhline(floor, color="k", linestyle=":",
+                   label=f"best possible: {floor:.2f} (perplexity {np.exp(floor):.1f})")  # fmt: skip
+
+
+def plot_history(
+    history,
+    ax=None,
+    label: str = "loss",
+    color: str = "tab:blue",
+    floor=None,
+    baselines: dict | None = None,
+    log_scale: bool = False,
+):
+    """Loss at each evaluation with its perplexity, ▼ at each halving, the learning rate used.
+
+    `baselines` (name -> loss, e.g. n-gram models on the same data) and `floor` (the best
+    possible loss, when known) are drawn as horizontal lines to compare against.
+    """
+    ax = ax or plt.figure(figsize=(8, 4.5), layout="constrained").gca()
+    evaluations = history.evaluations
+    seen = [e.examples_seen for e in evaluations]
+    ax.plot(seen, [e.loss for e in evaluations], "-o", color=color, markersize=3, label=label)
+    halved = [h.examples_seen for h in history.halvings]  # each at an evaluation
+    if halved:
+        ax.plot(halved, np.interp(halved, seen, history.losses), "v", color="tab:red",
+                markersize=9, label="learning rate halved")  # fmt: skip
+    add_baselines(ax, baselines, floor)
+    if log_scale:
+        ax.set_yscale("log")
     ax.set(xlabel="training examples seen", ylabel="loss per word (nats)")
+    add_perplexity_axis(ax)
+    # The rate in force from each evaluation to the next: the rate the steps actually used.
     rate_axis = ax.twinx()
-    rate_axis.step(seen, [e.learning_rate for e in history.evaluations], where="post",
-                   color="tab:gray", alpha=0.6)  # fmt: skip
+    rate_axis.spines["right"].set_position(("outward", 52))
+    (rate_line,) = rate_axis.step(seen, [e.learning_rate for e in evaluations], where="post",
+                                  color="0.6", linewidth=1, label="learning rate")  # fmt: skip
+    rate_axis.set_ylim(0, 1.25 * max(e.learning_rate for e in evaluations))  # off the frame
     rate_axis.set_ylabel("learning rate", color="tab:gray")
-    rate_axis.set_ylim(bottom=0)
-    ax.legend(loc="upper right")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend([*handles, rate_line], [*labels, "learning rate"], loc="best", fontsize="small",
+              framealpha=0.85)  # fmt: skip
     return ax
 
 
@@ -185,7 +234,9 @@ def plot_temperatures(probs, symbols, temperatures, top: int = 12, ax=None):
     return ax
 
 
-def plot_histories(histories: dict, ax=None, ylabel: str = "loss per word (nats)"):
+def plot_histories(
+    histories: dict, ax=None, ylabel: str = "loss per word (nats)", baselines: dict | None = None
+):
     """Several runs' loss curves on one axis; a ▼ on a curve where its learning rate halved.
 
     plot_history draws one run with its learning rate; several of those would stack their
@@ -200,8 +251,10 @@ def plot_histories(histories: dict, ax=None, ylabel: str = "loss per word (nats)
         ax.plot(halved, on_curve, "v", color=line.get_color(), markersize=9)
     if any(history.halvings for history in histories.values()):
         ax.plot([], [], "v", color="0.3", markersize=9, label="learning rate halved")
+    add_baselines(ax, baselines)
     ax.set(xlabel="training examples seen", ylabel=ylabel)
-    ax.legend(loc="upper right")
+    add_perplexity_axis(ax)
+    ax.legend(loc="best", fontsize="small", framealpha=0.85)
     return ax
 
 

@@ -28,8 +28,24 @@ def test_history_plot_has_one_point_per_evaluation_and_one_marker_per_halving():
     loss_line = ax.get_lines()[0]
     assert list(loss_line.get_xdata()) == [0, 10, 20]
     assert list(loss_line.get_ydata()) == [5.0, 5.5, 4.0]
-    markers = [line for line in ax.get_lines()[1:] if line.get_linestyle() == "--"]
-    assert [m.get_xdata()[0] for m in markers] == [10]
+    markers = [line for line in ax.get_lines()[1:] if line.get_marker() == "v"]
+    assert [(list(m.get_xdata()), list(m.get_ydata())) for m in markers] == [([10], [5.5])]
+
+
+def test_history_plot_reads_loss_as_perplexity_and_draws_baselines():
+    history = History([Evaluation(0, 0, 5.0, 0.01), Evaluation(10, 1, 4.0, 0.01)], [])
+    ax = plots.plot_history(history, baselines={"KN trigram": 4.17}, floor=3.0)
+    (ppl_axis,) = ax.child_axes
+    loss_ticks = np.array([2.0, 4.0, 6.0])
+    # The right-hand axis maps a loss L to exp(L): its transform sends exp(L) to where L is.
+    shown = ppl_axis.get_yaxis().get_transform().transform(np.exp(loss_ticks))
+    assert shown == pytest.approx(ax.yaxis.get_transform().transform(loss_ticks))
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["KN trigram: 4.17 (perplexity 65)"].get_ydata()) == [4.17, 4.17]
+    assert list(lines["best possible: 3.00 (perplexity 20.1)"].get_ydata()) == [3.0, 3.0]
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "learning rate" in legend and "KN trigram: 4.17 (perplexity 65)" in legend
+    assert history.perplexities == pytest.approx([np.exp(5.0), np.exp(4.0)])
 
 
 def test_temperature_bars_are_the_reweighted_probabilities():

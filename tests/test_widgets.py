@@ -281,7 +281,7 @@ def test_hidden_state_explorer_rejects_bad_input(data, vocab):
 
 def halving_markers(view) -> list:
     ax = view.figure.axes[0]
-    return [line.get_xdata()[0] for line in ax.get_lines()[1:] if line.get_linestyle() == "--"]
+    return [x for line in ax.get_lines()[1:] if line.get_marker() == "v" for x in line.get_xdata()]
 
 
 def test_replay_shows_the_history_evaluation_by_evaluation():

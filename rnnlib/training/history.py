@@ -5,8 +5,14 @@ rule, `record_evaluation`, and stops with the same TrainingDiverged: one loss-cu
 and one set of tests serve them all. Nothing here knows a framework.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+
+def perplexity(loss: float) -> float:
+    """exp(loss per word in nats): a model that knows nothing over C words scores C."""
+    return math.exp(loss) if loss < 700 else math.inf  # exp overflows a float past ~709
 
 
 def evaluation_data(X, y, X_val=None, y_val=None) -> tuple:
@@ -23,6 +29,11 @@ class Evaluation(NamedTuple):
     epoch: int
     loss: float
     learning_rate: float
+
+    @property
+    def perplexity(self) -> float:
+        """exp(loss): the number of equally likely words the model is as unsure as."""
+        return perplexity(self.loss)
 
 
 class Halving(NamedTuple):
@@ -53,6 +64,11 @@ class History:
     def losses(self) -> list[float]:
         """The evaluated losses, in order."""
         return [e.loss for e in self.evaluations]
+
+    @property
+    def perplexities(self) -> list[float]:
+        """exp of each evaluated loss, in order."""
+        return [e.perplexity for e in self.evaluations]
 
     def to_dict(self) -> dict:
         """Plain lists, for JSON."""
