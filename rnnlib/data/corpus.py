@@ -22,6 +22,7 @@ from pathlib import Path
 from rnnlib._io import atomic_path
 from rnnlib.data.builtin import CACHE_ENV, builtin_corpus
 from rnnlib.data.grammar import SyntheticGrammar, grammar_entropy, synthetic_corpus
+from rnnlib.interface import check_path
 
 __all__ = [
     "DATASETS",
@@ -50,11 +51,15 @@ class DownloadError(OSError):
 
 def _read_utf8(path, missing_hint: str) -> str:
     """The text of a UTF-8 file; clear errors for a missing, undecodable or empty file."""
-    path = Path(path)
+    path = check_path(path, "path", "a file path")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory: expected a UTF-8 text file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file. {missing_hint}") from None
+    except OSError as err:
+        raise OSError(f"cannot read {path}: {err.strerror or err}") from err
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -77,26 +82,33 @@ def load_reddit_csv(path) -> list[str]:
     text = _read_utf8(path, hint)
     # strict: an unclosed quote is an error, not a comment that swallows the rest of the file.
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
+    # No field is longer than the file: a long comment must not be "larger than field limit".
+    # The limit is process-wide, so it is put back afterwards.
+    field_limit = csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     try:
         header = next(reader)
         columns = [name.strip().lower() for name in header]
         if "body" not in columns:
             raise ValueError(f"{path}: no 'body' column; the header row has columns {header}")
         body = columns.index("body")
-        comments = []
+        comments, start = [], reader.line_num + 1  # start: the line where the next row begins
         for row in reader:
+            row_start, start = start, reader.line_num + 1
             if not row:
                 continue  # a blank line between records
-            if len(row) <= body:
+            if len(row) != len(header):  # an unquoted comma or quote splits a comment
                 raise ValueError(
-                    f"{path}, line {reader.line_num}: a row with {len(row)} fields has no "
-                    f"'body' (column {body + 1} of the header {header})"
+                    f"{path}, line {row_start}: a row with {len(row)} fields, expected "
+                    f"{len(header)} as in the header {header}; quote a field that holds "
+                    f'a comma or a quote ("...", with "" for a quote inside it)'
                 )
             comment = html.unescape(row[body]).strip()  # "&gt;" -> ">", "&amp;" -> "&"
             if comment:
                 comments.append(comment)
     except csv.Error as err:
         raise ValueError(f"{path}, line {reader.line_num}: malformed CSV ({err})") from None
+    finally:
+        csv.field_size_limit(field_limit)
     if not comments:
         raise ValueError(f"{path}: the 'body' column is empty in every row")
     return comments

@@ -10,13 +10,13 @@ from the text itself (it is an unsupervised algorithm).
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 from nltk.tokenize import TreebankWordTokenizer
 from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 from rnnlib._io import atomic_write_text
+from rnnlib.interface import check_path
 
 SENTENCE_START = "SENTENCE_START"
 SENTENCE_END = "SENTENCE_END"
@@ -158,12 +158,15 @@ class Vocabulary:
 
     def save(self, path) -> None:
         """Write the vocabulary to a JSON file, atomically."""
+        path = check_path(path, "path", "a file path")
         atomic_write_text(path, json.dumps({"index_to_word": self.index_to_word}, indent=0))
 
     @classmethod
     def load(cls, path) -> "Vocabulary":
         """Read a vocabulary written by `save`."""
-        path = Path(path)
+        path = check_path(path, "path", "a file path")
+        if path.is_dir():
+            raise ValueError(f"{path} is a directory: expected a vocabulary file (Vocabulary.save)")
         if not path.is_file():
             raise FileNotFoundError(f"no vocabulary file at {path}")
         try:

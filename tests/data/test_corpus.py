@@ -260,6 +260,56 @@ def test_load_reddit_csv_missing_file_suggests_the_download(tmp_path):
     assert DATASETS["reddit-comments-2015-08"].url in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "content, line, fields",
+    [
+        # An unquoted comma splits a comment: once, this kept only "I agree" and lost the rest.
+        (b'id,body\n1,"Fine, quoted."\n2,I agree, mostly\n', 3, 3),
+        (b'id,body,score\n1,"Fine.",3\n2,"No score"\n', 3, 2),  # one field short
+        # The bad record starts on line 4, after a comment that spans lines 2 and 3.
+        (b'id,body\n1,"two\nlines"\n2,"a","b"\n', 4, 3),
+    ],
+)
+def test_load_reddit_csv_rejects_a_row_whose_fields_do_not_match_the_header(
+    tmp_path, content, line, fields
+):
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        load_reddit_csv(path)
+    message = str(info.value)
+    assert f"{path}, line {line}: a row with {fields} fields" in message
+    assert "the header" in message and "expected" in message
+
+
+def test_load_reddit_csv_reads_a_comment_over_128_kb(tmp_path):
+    # csv's default field limit is 131072 characters; one long comment rejected the whole file.
+    words = ["the", "thread", "about", "rivers", "was", "long", "and", "kind"]
+    huge = " ".join(words[i % len(words)] for i in range(40_000)) + "."  # about 160 KB
+    assert len(huge) > 150_000
+    comments = ["A short one.", huge, 'And a "quoted" one.']
+    path = tmp_path / "long.csv"
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["id", "body"])
+        writer.writerows([i, c] for i, c in enumerate(comments))
+    limit = csv.field_size_limit()
+    assert load_reddit_csv(path) == comments
+    assert csv.field_size_limit() == limit  # the process-wide setting is left as it was
+
+
+@pytest.mark.parametrize("loader", [load_text_file, load_reddit_csv])
+def test_loaders_name_a_directory_or_a_non_path(tmp_path, loader):
+    with pytest.raises(ValueError) as info:
+        loader(tmp_path)
+    assert f"{tmp_path} is a directory" in str(info.value) and "expected a" in str(info.value)
+    for value in (None, 42):
+        with pytest.raises(TypeError, match=f"path must be a file path.*got {value!r}"):
+            loader(value)
+    with pytest.raises(ValueError, match="path is an empty string: expected a file path"):
+        loader("")
+
+
 # --- plain text -----------------------------------------------------------------------------
 
 

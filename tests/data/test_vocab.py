@@ -127,6 +127,10 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         Vocabulary([SENTENCE_START, SENTENCE_END, "a", "a", UNKNOWN_TOKEN])
     with pytest.raises(FileNotFoundError, match="no vocabulary file"):
         Vocabulary.load(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match=f"{tmp_path} is a directory: expected a vocabulary"):
+        Vocabulary.load(tmp_path)
+    with pytest.raises(TypeError, match="path must be a file path .*got None"):
+        Vocabulary.load(None)
     (tmp_path / "bad.json").write_text(json.dumps({"words": []}))
     with pytest.raises(ValueError, match="bad.json is not a vocabulary file"):
         Vocabulary.load(tmp_path / "bad.json")
