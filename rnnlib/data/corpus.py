@@ -8,21 +8,18 @@ and those fail with an error that says how to do the same thing by hand.
 import csv
 import hashlib
 import html
-import http.client
 import io
 import os
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnlib._io import atomic_path
 from rnnlib.data.builtin import CACHE_ENV, builtin_corpus
+from rnnlib.data.fetch import DownloadError, fetch
 from rnnlib.data.grammar import SyntheticGrammar, grammar_entropy, synthetic_corpus
-from rnnlib.interface import check_path
+from rnnlib.interface import check_path, check_positive_number
 
 __all__ = [
     "DATASETS",
@@ -39,11 +36,6 @@ __all__ = [
 ]
 
 DATA_ENV = "RNNLIB_DATA_DIR"
-_CHUNK = 1 << 16
-
-
-class DownloadError(OSError):
-    """A named dataset or URL could not be fetched (offline, HTTP error, truncated, bad checksum)."""
 
 
 # --- reading local files ----------------------------------------------------------------
@@ -162,8 +154,14 @@ def _names() -> str:
 
 def data_dir(path=None) -> Path:
     """Download directory: `path`, else $RNNLIB_DATA_DIR, else <cache dir>/downloads."""
-    if path is None:
-        path = os.environ.get(DATA_ENV)
+    if path is not None:
+        return check_path(path, "cache_dir", "a directory path")
+    path = os.environ.get(DATA_ENV)
+    if path == "":  # an empty path would mean the current directory: never what was meant
+        raise ValueError(
+            f"{DATA_ENV} is set but empty: expected a directory path; unset it to use the "
+            "default (<cache dir>/downloads)"
+        )
     if path is None:
         path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "rnnlib") / "downloads"
     return Path(path).expanduser()
@@ -189,62 +187,19 @@ def _resolve(name_or_url: str, sha256: str | None) -> tuple[str, str | None, str
     return name_or_url, sha256 and sha256.lower(), f"{url_hash}-{basename}", hint
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def download(
+    name_or_url: str, sha256=None, cache_dir=None, timeout: float = 30, deadline: float = 300
+) -> Path:
+    """Path of the cached file for a dataset name or URL, downloading it first if needed.
 
-
-def download(name_or_url: str, sha256=None, cache_dir=None, timeout: float = 30) -> Path:
-    """Path of the cached file for a dataset name or URL, downloading it first if needed."""
+    `timeout` bounds each network read and `deadline` the whole download, in seconds.
+    """
     url, expected, filename, hint = _resolve(name_or_url, sha256)
-    if not (isinstance(timeout, int | float) and timeout > 0):
-        raise ValueError(f"timeout={timeout!r}: expected a positive number of seconds")
+    timeout = check_positive_number(timeout, "timeout")
+    deadline = check_positive_number(deadline, "deadline")
     target = data_dir(cache_dir) / filename
-    if target.is_file():
-        if expected is None or _file_sha256(target) == expected:
-            return target  # a cache hit never touches the network
-        target.unlink(missing_ok=True)  # a stale or damaged copy: fetch it again
-    target.parent.mkdir(parents=True, exist_ok=True)  # its errors are not network errors
-
     by_hand = f"fetch {url} by hand (browser, another machine) and pass its local path to {hint}"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length", "")
-            declared = int(length) if length.isdigit() else None
-            with atomic_path(target, suffix=".part") as part:
-                digest, size = hashlib.sha256(), 0
-                with open(part, "wb") as file:
-                    while chunk := response.read(_CHUNK):
-                        file.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-                # Raising here removes the partial file: nothing half-done stays in the cache.
-                if declared is not None and size != declared:
-                    raise DownloadError(
-                        f"download of {url} was cut short: got {size} of {declared} bytes. "
-                        f"Try again, or {by_hand}."
-                    )
-                if expected is not None and digest.hexdigest() != expected:
-                    raise DownloadError(
-                        f"download of {url} is corrupted: sha256 {digest.hexdigest()}, expected "
-                        f"{expected}. Try again, or {by_hand}."
-                    )
-    except DownloadError:
-        raise
-    except urllib.error.HTTPError as err:
-        err.close()  # it holds the response and its socket
-        raise DownloadError(
-            f"could not download {url}: HTTP {err.code} {err.reason}. You can also {by_hand}."
-        ) from err
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-        reason = getattr(err, "reason", None) or err
-        raise DownloadError(
-            f"could not download {url} ({reason}). If you are offline, {by_hand}."
-        ) from err
-    return target
+    return fetch(url, target, expected, timeout, deadline, by_hand)
 
 
 def load_named(name: str, **download_kwargs) -> list[str]:
