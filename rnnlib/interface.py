@@ -9,6 +9,8 @@ stays free of validation.
 
 import math
 import numbers
+import os
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -251,3 +253,15 @@ def check_rnn_params(params: dict, dtype) -> dict[str, np.ndarray]:
                 f"to match U of shape {(H, C)} (hidden_dim={H}, word_dim={C})"
             )
     return arrays
+
+
+# --- paths ----------------------------------------------------------------------------------------
+
+
+def check_path(value, name: str = "path", what: str = "a file path") -> Path:
+    """`value` as a Path, or an error naming `name` when it is None, not a path, or empty."""
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(f"{name} must be {what} (str or pathlib.Path), got {value!r}")
+    if os.fspath(value) == "":  # Path("") is ".", the current directory: never what was meant
+        raise ValueError(f"{name} is an empty string: expected {what}")
+    return Path(value).expanduser()

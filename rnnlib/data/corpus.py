@@ -8,20 +8,18 @@ and those fail with an error that says how to do the same thing by hand.
 import csv
 import hashlib
 import html
-import http.client
 import io
 import os
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnlib._io import atomic_path
 from rnnlib.data.builtin import CACHE_ENV, builtin_corpus
+from rnnlib.data.fetch import DownloadError, fetch
 from rnnlib.data.grammar import SyntheticGrammar, grammar_entropy, synthetic_corpus
+from rnnlib.interface import check_path, check_positive_number
 
 __all__ = [
     "DATASETS",
@@ -38,11 +36,6 @@ __all__ = [
 ]
 
 DATA_ENV = "RNNLIB_DATA_DIR"
-_CHUNK = 1 << 16
-
-
-class DownloadError(OSError):
-    """A named dataset or URL could not be fetched (offline, HTTP error, truncated, bad checksum)."""
 
 
 # --- reading local files ----------------------------------------------------------------
@@ -50,11 +43,15 @@ class DownloadError(OSError):
 
 def _read_utf8(path, missing_hint: str) -> str:
     """The text of a UTF-8 file; clear errors for a missing, undecodable or empty file."""
-    path = Path(path)
+    path = check_path(path, "path", "a file path")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory: expected a UTF-8 text file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file. {missing_hint}") from None
+    except OSError as err:
+        raise OSError(f"cannot read {path}: {err.strerror or err}") from err
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -77,26 +74,33 @@ def load_reddit_csv(path) -> list[str]:
     text = _read_utf8(path, hint)
     # strict: an unclosed quote is an error, not a comment that swallows the rest of the file.
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
+    # No field is longer than the file: a long comment must not be "larger than field limit".
+    # The limit is process-wide, so it is put back afterwards.
+    field_limit = csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     try:
         header = next(reader)
         columns = [name.strip().lower() for name in header]
         if "body" not in columns:
             raise ValueError(f"{path}: no 'body' column; the header row has columns {header}")
         body = columns.index("body")
-        comments = []
+        comments, start = [], reader.line_num + 1  # start: the line where the next row begins
         for row in reader:
+            row_start, start = start, reader.line_num + 1
             if not row:
                 continue  # a blank line between records
-            if len(row) <= body:
+            if len(row) != len(header):  # an unquoted comma or quote splits a comment
                 raise ValueError(
-                    f"{path}, line {reader.line_num}: a row with {len(row)} fields has no "
-                    f"'body' (column {body + 1} of the header {header})"
+                    f"{path}, line {row_start}: a row with {len(row)} fields, expected "
+                    f"{len(header)} as in the header {header}; quote a field that holds "
+                    f'a comma or a quote ("...", with "" for a quote inside it)'
                 )
             comment = html.unescape(row[body]).strip()  # "&gt;" -> ">", "&amp;" -> "&"
             if comment:
                 comments.append(comment)
     except csv.Error as err:
         raise ValueError(f"{path}, line {reader.line_num}: malformed CSV ({err})") from None
+    finally:
+        csv.field_size_limit(field_limit)
     if not comments:
         raise ValueError(f"{path}: the 'body' column is empty in every row")
     return comments
@@ -150,8 +154,14 @@ def _names() -> str:
 
 def data_dir(path=None) -> Path:
     """Download directory: `path`, else $RNNLIB_DATA_DIR, else <cache dir>/downloads."""
-    if path is None:
-        path = os.environ.get(DATA_ENV)
+    if path is not None:
+        return check_path(path, "cache_dir", "a directory path")
+    path = os.environ.get(DATA_ENV)
+    if path == "":  # an empty path would mean the current directory: never what was meant
+        raise ValueError(
+            f"{DATA_ENV} is set but empty: expected a directory path; unset it to use the "
+            "default (<cache dir>/downloads)"
+        )
     if path is None:
         path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "rnnlib") / "downloads"
     return Path(path).expanduser()
@@ -177,62 +187,19 @@ def _resolve(name_or_url: str, sha256: str | None) -> tuple[str, str | None, str
     return name_or_url, sha256 and sha256.lower(), f"{url_hash}-{basename}", hint
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def download(
+    name_or_url: str, sha256=None, cache_dir=None, timeout: float = 30, deadline: float = 300
+) -> Path:
+    """Path of the cached file for a dataset name or URL, downloading it first if needed.
 
-
-def download(name_or_url: str, sha256=None, cache_dir=None, timeout: float = 30) -> Path:
-    """Path of the cached file for a dataset name or URL, downloading it first if needed."""
+    `timeout` bounds each network read and `deadline` the whole download, in seconds.
+    """
     url, expected, filename, hint = _resolve(name_or_url, sha256)
-    if not (isinstance(timeout, int | float) and timeout > 0):
-        raise ValueError(f"timeout={timeout!r}: expected a positive number of seconds")
+    timeout = check_positive_number(timeout, "timeout")
+    deadline = check_positive_number(deadline, "deadline")
     target = data_dir(cache_dir) / filename
-    if target.is_file():
-        if expected is None or _file_sha256(target) == expected:
-            return target  # a cache hit never touches the network
-        target.unlink(missing_ok=True)  # a stale or damaged copy: fetch it again
-    target.parent.mkdir(parents=True, exist_ok=True)  # its errors are not network errors
-
     by_hand = f"fetch {url} by hand (browser, another machine) and pass its local path to {hint}"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length", "")
-            declared = int(length) if length.isdigit() else None
-            with atomic_path(target, suffix=".part") as part:
-                digest, size = hashlib.sha256(), 0
-                with open(part, "wb") as file:
-                    while chunk := response.read(_CHUNK):
-                        file.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-                # Raising here removes the partial file: nothing half-done stays in the cache.
-                if declared is not None and size != declared:
-                    raise DownloadError(
-                        f"download of {url} was cut short: got {size} of {declared} bytes. "
-                        f"Try again, or {by_hand}."
-                    )
-                if expected is not None and digest.hexdigest() != expected:
-                    raise DownloadError(
-                        f"download of {url} is corrupted: sha256 {digest.hexdigest()}, expected "
-                        f"{expected}. Try again, or {by_hand}."
-                    )
-    except DownloadError:
-        raise
-    except urllib.error.HTTPError as err:
-        err.close()  # it holds the response and its socket
-        raise DownloadError(
-            f"could not download {url}: HTTP {err.code} {err.reason}. You can also {by_hand}."
-        ) from err
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-        reason = getattr(err, "reason", None) or err
-        raise DownloadError(
-            f"could not download {url} ({reason}). If you are offline, {by_hand}."
-        ) from err
-    return target
+    return fetch(url, target, expected, timeout, deadline, by_hand)
 
 
 def load_named(name: str, **download_kwargs) -> list[str]:

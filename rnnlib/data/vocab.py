@@ -8,20 +8,26 @@ from the text itself (it is an unsupervised algorithm).
 """
 
 import json
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 from nltk.tokenize import TreebankWordTokenizer
 from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 from rnnlib._io import atomic_write_text
+from rnnlib.interface import check_path, check_positive_int
 
 SENTENCE_START = "SENTENCE_START"
 SENTENCE_END = "SENTENCE_END"
 UNKNOWN_TOKEN = "UNKNOWN_TOKEN"
 SPECIAL_TOKENS = (SENTENCE_START, SENTENCE_END, UNKNOWN_TOKEN)
+
+# A "sentence" longer than this many words is cut into pieces: text without sentence
+# punctuation would otherwise become one sentence of a million words. The longest sentence
+# of the built-in corpus has 265 words.
+MAX_SENTENCE_LENGTH = 300
 
 # Treebank rules are plain regular expressions: no data files to download.
 _word_tokenizer = TreebankWordTokenizer()
@@ -52,9 +58,48 @@ def tokenize(sentence: str) -> list[str]:
     return _word_tokenizer.tokenize(sentence.lower())
 
 
-def tokenize_sentences(sentences: Iterable[str]) -> list[list[str]]:
-    """Words of each sentence, wrapped as SENTENCE_START ... SENTENCE_END."""
-    return [[SENTENCE_START, *tokenize(s), SENTENCE_END] for s in sentences]
+def tokenize_sentences(
+    sentences: Iterable[str], max_length: int | None = MAX_SENTENCE_LENGTH
+) -> list[list[str]]:
+    """Words of each sentence as SENTENCE_START ... SENTENCE_END; longer ones cut, with a warning."""
+    tokens, cut = _tokenize_and_cut(sentences, max_length)
+    _warn_if_cut(cut, max_length)
+    return tokens
+
+
+class LongSentenceWarning(UserWarning):
+    """Some "sentences" were longer than max_length words, and were cut into pieces."""
+
+
+def _tokenize_and_cut(sentences, max_length) -> tuple[list[list[str]], list[int]]:
+    """Wrapped pieces of at most `max_length` words each, and the length of every sentence cut."""
+    if max_length is not None:
+        max_length = check_positive_int(max_length, "max_length")
+    tokens, cut = [], []
+    for sentence in sentences:
+        words = tokenize(sentence)
+        if max_length is None or len(words) <= max_length:
+            tokens.append([SENTENCE_START, *words, SENTENCE_END])
+            continue
+        cut.append(len(words))
+        for start in range(0, len(words), max_length):
+            tokens.append([SENTENCE_START, *words[start : start + max_length], SENTENCE_END])
+    return tokens, cut
+
+
+def _warn_if_cut(cut: list[int], max_length) -> None:
+    """A LongSentenceWarning, shown under the notebook cell that called, saying what was cut."""
+    if cut:
+        n, pieces = len(cut), sum(-(-length // max_length) for length in cut)
+        sentences = "1 sentence" if n == 1 else f"{n} sentences"
+        warnings.warn(
+            f"{sentences} longer than {max_length} words {'was' if n == 1 else 'were'} cut "
+            f"into {pieces} pieces of at most {max_length} words (the longest had {max(cut)}). "
+            "Text without sentence punctuation (. ! ?) reads as one long sentence; pass "
+            "max_length=None (max_sentence_length=None to Dataset) to keep sentences whole.",
+            LongSentenceWarning,
+            stacklevel=3,  # the caller of tokenize_sentences or Dataset
+        )
 
 
 def _check_documents(documents) -> list[str]:
@@ -158,12 +203,15 @@ class Vocabulary:
 
     def save(self, path) -> None:
         """Write the vocabulary to a JSON file, atomically."""
+        path = check_path(path, "path", "a file path")
         atomic_write_text(path, json.dumps({"index_to_word": self.index_to_word}, indent=0))
 
     @classmethod
     def load(cls, path) -> "Vocabulary":
         """Read a vocabulary written by `save`."""
-        path = Path(path)
+        path = check_path(path, "path", "a file path")
+        if path.is_dir():
+            raise ValueError(f"{path} is a directory: expected a vocabulary file (Vocabulary.save)")
         if not path.is_file():
             raise FileNotFoundError(f"no vocabulary file at {path}")
         try:
@@ -219,14 +267,33 @@ def split_dataset(X, y, fractions=(0.8, 0.1, 0.1), seed: int = 0):
 
 
 class Dataset:
-    """Everything one corpus gives a language model: sentences, vocabulary, X and y."""
+    """Everything one corpus gives a language model: sentences, vocabulary, X and y.
 
-    def __init__(self, documents: Sequence[str], vocabulary_size: int):
+    A sentence longer than `max_sentence_length` words is cut into pieces (see
+    `tokenize_sentences`): a LongSentenceWarning says so, `sentences_cut` counts them, and
+    the repr shows the count.
+    """
+
+    def __init__(
+        self,
+        documents: Sequence[str],
+        vocabulary_size: int,
+        max_sentence_length: int | None = MAX_SENTENCE_LENGTH,
+    ):
         self.sentences = split_sentences(documents)
-        self.tokens = tokenize_sentences(self.sentences)
+        self.tokens, cut = _tokenize_and_cut(self.sentences, max_sentence_length)
+        _warn_if_cut(cut, max_sentence_length)
+        self.sentences_cut, self.max_sentence_length = len(cut), max_sentence_length
         self.vocab = Vocabulary.build(self.tokens, vocabulary_size)
         self.X, self.y = build_xy(self.vocab.encode(t) for t in self.tokens)
 
     def __repr__(self) -> str:
         n_tokens = sum(len(x) for x in self.X)
-        return f"Dataset({len(self.X)} sentences, {n_tokens} tokens, vocabulary {len(self.vocab)})"
+        cut = ""
+        if self.sentences_cut:
+            n = self.sentences_cut
+            cut = f"; cut {n} sentence{'s' * (n > 1)} longer than {self.max_sentence_length} words"
+        return (
+            f"Dataset({len(self.X)} sentences, {n_tokens} tokens, "
+            f"vocabulary {len(self.vocab)}{cut})"
+        )

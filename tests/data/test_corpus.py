@@ -1,14 +1,17 @@
 """Text sources: every loader against real files, downloads against a real local HTTP server."""
 
 import collections
+import contextlib
 import csv
 import hashlib
 import http.server
 import math
 import re
 import socket
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -260,6 +263,56 @@ def test_load_reddit_csv_missing_file_suggests_the_download(tmp_path):
     assert DATASETS["reddit-comments-2015-08"].url in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "content, line, fields",
+    [
+        # An unquoted comma splits a comment: once, this kept only "I agree" and lost the rest.
+        (b'id,body\n1,"Fine, quoted."\n2,I agree, mostly\n', 3, 3),
+        (b'id,body,score\n1,"Fine.",3\n2,"No score"\n', 3, 2),  # one field short
+        # The bad record starts on line 4, after a comment that spans lines 2 and 3.
+        (b'id,body\n1,"two\nlines"\n2,"a","b"\n', 4, 3),
+    ],
+)
+def test_load_reddit_csv_rejects_a_row_whose_fields_do_not_match_the_header(
+    tmp_path, content, line, fields
+):
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        load_reddit_csv(path)
+    message = str(info.value)
+    assert f"{path}, line {line}: a row with {fields} fields" in message
+    assert "the header" in message and "expected" in message
+
+
+def test_load_reddit_csv_reads_a_comment_over_128_kb(tmp_path):
+    # csv's default field limit is 131072 characters; one long comment rejected the whole file.
+    words = ["the", "thread", "about", "rivers", "was", "long", "and", "kind"]
+    huge = " ".join(words[i % len(words)] for i in range(40_000)) + "."  # about 160 KB
+    assert len(huge) > 150_000
+    comments = ["A short one.", huge, 'And a "quoted" one.']
+    path = tmp_path / "long.csv"
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["id", "body"])
+        writer.writerows([i, c] for i, c in enumerate(comments))
+    limit = csv.field_size_limit()
+    assert load_reddit_csv(path) == comments
+    assert csv.field_size_limit() == limit  # the process-wide setting is left as it was
+
+
+@pytest.mark.parametrize("loader", [load_text_file, load_reddit_csv])
+def test_loaders_name_a_directory_or_a_non_path(tmp_path, loader):
+    with pytest.raises(ValueError) as info:
+        loader(tmp_path)
+    assert f"{tmp_path} is a directory" in str(info.value) and "expected a" in str(info.value)
+    for value in (None, 42):
+        with pytest.raises(TypeError, match=f"path must be a file path.*got {value!r}"):
+            loader(value)
+    with pytest.raises(ValueError, match="path is an empty string: expected a file path"):
+        loader("")
+
+
 # --- plain text -----------------------------------------------------------------------------
 
 
@@ -291,6 +344,8 @@ def test_load_text_file_errors(tmp_path):
 GOOD = b"To be, or not to be.\n\nThat is the question.\n" * 50
 CORRUPT = GOOD[:-2] + b"?\n"
 CSV_BODY = b'body\n"First comment &amp; more."\n"Second comment."\n'
+BIG = bytes(range(256)) * 4096  # 1 MiB
+TRICKLE_SECONDS = 1.0
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -308,6 +363,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # Promise more than is sent, then close: what a dropped connection looks like.
             self._send(GOOD[:100], length=len(GOOD))
             self.close_connection = True
+        elif self.path == "/big.bin":
+            self._send(BIG)
+        elif self.path in ("/trickle-body.txt", "/trickle-headers.txt"):
+            self._trickle()
         elif self.path == "/stall.txt":
             self.send_response(200)
             self.send_header("Content-Length", str(len(GOOD)))
@@ -315,6 +374,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.release.wait(timeout=10)
         else:
             self.send_error(404, "Not Found")
+
+    def _trickle(self):
+        """One byte a second, of the headers too or of the body only: every read gets data."""
+        head = f"HTTP/1.0 200 OK\r\nContent-Length: {len(GOOD)}\r\n\r\n".encode()
+        slow = head + GOOD if self.path == "/trickle-headers.txt" else GOOD
+        try:
+            if slow is GOOD:
+                self.wfile.write(head)
+            for i in range(len(slow)):
+                self.wfile.write(slow[i : i + 1])
+                if self.server.release.wait(timeout=TRICKLE_SECONDS):
+                    return
+        except OSError:
+            pass  # the client hung up: what the deadline should make it do
+        self.close_connection = True
 
     def _send(self, body, length=None):
         self.send_response(200)
@@ -398,6 +472,109 @@ def test_download_times_out_on_a_stalled_server(server, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("path", ["/trickle-body.txt", "/trickle-headers.txt"])
+def test_download_stops_at_its_deadline_on_a_server_sending_one_byte_a_second(
+    server, tmp_path, path
+):
+    # Each read gets a byte within the per-read timeout, so only the overall deadline can stop it.
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download(f"{server.url}{path}", cache_dir=tmp_path, timeout=2, deadline=2.5)
+    elapsed = time.monotonic() - start
+    assert 2.5 <= elapsed < 4.5
+    message = str(info.value)
+    assert f"{server.url}{path}" in message and "deadline=2.5" in message
+    assert "offline" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_rejects_a_bad_deadline(tmp_path):
+    for deadline in (0, -1, float("nan"), "300"):
+        with pytest.raises(
+            ValueError, match=f"deadline must be a positive number, got {deadline!r}"
+        ):
+            download("http://127.0.0.1:9/x.txt", cache_dir=tmp_path, deadline=deadline)
+
+
+def test_download_refuses_an_empty_data_dir(server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an empty path once meant the current directory
+    url = f"{server.url}/good.txt"
+    monkeypatch.setenv("RNNLIB_DATA_DIR", "")
+    with pytest.raises(ValueError, match="RNNLIB_DATA_DIR is set but empty: expected a directory"):
+        download(url, timeout=5)
+    with pytest.raises(ValueError, match="RNNLIB_DATA_DIR is set but empty"):
+        corpus.data_dir()
+    monkeypatch.delenv("RNNLIB_DATA_DIR")
+    with pytest.raises(ValueError, match="cache_dir is an empty string: expected a directory"):
+        download(url, cache_dir="", timeout=5)
+    assert list(tmp_path.iterdir()) == [] and server.requests == []
+
+
+def _mount(*args):
+    subprocess.run(["mount", *args], check=True, capture_output=True, text=True, timeout=30)
+
+
+@contextlib.contextmanager
+def _mounted(target: Path, *args):
+    """`mount *args target` for the block, or a skip saying why this machine cannot mount."""
+    target.mkdir()
+    try:
+        _mount(*args, str(target))
+    except (OSError, subprocess.SubprocessError) as err:
+        detail = getattr(err, "stderr", "") or err
+        pytest.skip(f"cannot mount here (needs root and mount(8)): {detail}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=True, timeout=30)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A real read-only directory: a bind mount remounted read-only (root ignores file modes)."""
+    source = tmp_path / "source"
+    source.mkdir()
+    with _mounted(tmp_path / "read-only", "--bind", str(source)) as target:
+        try:
+            _mount("-o", "remount,ro,bind", str(target))
+        except subprocess.SubprocessError as err:
+            pytest.skip(f"cannot remount read-only here: {getattr(err, 'stderr', err)}")
+        with pytest.raises(OSError, match="Read-only file system"):
+            (target / "probe").write_text("x")
+        yield target
+
+
+@pytest.mark.parametrize("subdirectory", ["", "downloads"])
+def test_download_into_a_read_only_cache_says_cannot_write(server, read_only_dir, subdirectory):
+    cache = read_only_dir / subdirectory
+    url = f"{server.url}/good.txt"
+    with pytest.raises(OSError) as info:
+        download(url, cache_dir=cache, timeout=5)
+    message = str(info.value)
+    assert not isinstance(info.value, DownloadError) and "offline" not in message
+    assert re.match(rf"cannot write {re.escape(str(cache))}\S*: Read-only file system", message)
+    assert server.requests == []  # nothing is fetched that could not be kept
+
+
+def test_download_onto_a_full_disk_says_cannot_write_and_leaves_nothing(server, tmp_path):
+    with _mounted(tmp_path / "small", "-t", "tmpfs", "-o", "size=64k", "tmpfs") as small:
+        with pytest.raises(OSError) as info:
+            download(f"{server.url}/big.bin", cache_dir=small, timeout=5)
+        message = str(info.value)
+        assert not isinstance(info.value, DownloadError) and "offline" not in message
+        assert re.match(rf"cannot write {re.escape(str(small))}/\S*big.bin: No space left", message)
+        assert list(small.iterdir()) == []  # the partial file is gone
+
+
+def test_download_names_a_file_where_the_cache_directory_should_be(server, tmp_path):
+    (tmp_path / "taken").write_text("a file, not a directory")
+    for cache in (tmp_path / "taken", tmp_path / "taken" / "downloads"):
+        with pytest.raises(OSError, match=rf"cannot write {re.escape(str(cache))}") as info:
+            download(f"{server.url}/good.txt", cache_dir=cache, timeout=5)
+        assert not isinstance(info.value, DownloadError)
+    assert server.requests == []
+
+
 def test_download_offline_names_the_url_and_the_local_path_alternative(tmp_path, monkeypatch):
     with socket.socket() as sock:  # a port that was free a moment ago: nobody listens there
         sock.bind(("127.0.0.1", 0))
@@ -433,7 +610,7 @@ def test_download_rejects_bad_arguments(tmp_path):
         download("nope", cache_dir=tmp_path)
     with pytest.raises(ValueError, match="sha256='abc'"):
         download("tiny-shakespeare", sha256="abc", cache_dir=tmp_path)
-    with pytest.raises(ValueError, match="timeout=0"):
+    with pytest.raises(ValueError, match="timeout must be a positive number, got 0"):
         download("http://127.0.0.1:9/x.txt", cache_dir=tmp_path, timeout=0)
     with pytest.raises(TypeError, match=r"got \w*Path"):
         download(Path("x.txt"), cache_dir=tmp_path)

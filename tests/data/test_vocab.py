@@ -1,11 +1,13 @@
 """Tokens, vocabulary and X/y, checked against small hand-worked examples."""
 
 import json
+import random
 
 import nltk
 import numpy as np
 import pytest
 
+from rnnlib.data import corpus, vocab
 from rnnlib.data.vocab import (
     SENTENCE_END,
     SENTENCE_START,
@@ -127,6 +129,10 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         Vocabulary([SENTENCE_START, SENTENCE_END, "a", "a", UNKNOWN_TOKEN])
     with pytest.raises(FileNotFoundError, match="no vocabulary file"):
         Vocabulary.load(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match=f"{tmp_path} is a directory: expected a vocabulary"):
+        Vocabulary.load(tmp_path)
+    with pytest.raises(TypeError, match="path must be a file path .*got None"):
+        Vocabulary.load(None)
     (tmp_path / "bad.json").write_text(json.dumps({"words": []}))
     with pytest.raises(ValueError, match="bad.json is not a vocabulary file"):
         Vocabulary.load(tmp_path / "bad.json")
@@ -145,3 +151,49 @@ def test_coverage_curve_agrees_with_built_vocabularies():
     # Oracle: build each vocabulary for real and count the words it knows.
     assert curve == pytest.approx([Vocabulary.build(tokens, n).coverage(tokens) for n in sizes])
     assert curve[0] == 0 and curve[-1] == 1
+
+
+# --- sentences too long to be sentences -------------------------------------------------
+
+
+def test_a_sentence_over_max_length_is_cut_into_pieces_with_a_warning():
+    sentences = ["a b c d e", "f g"]
+    with pytest.warns(vocab.LongSentenceWarning, match=r"1 sentence longer than 2 words.*3 pieces"):
+        tokens = tokenize_sentences(sentences, max_length=2)
+    S, E = SENTENCE_START, SENTENCE_END
+    assert tokens == [[S, "a", "b", E], [S, "c", "d", E], [S, "e", E], [S, "f", "g", E]]
+    assert tokenize_sentences(sentences, max_length=None) == [
+        [S, "a", "b", "c", "d", "e", E],
+        [S, "f", "g", E],
+    ]
+    for bad in (0, -3, 2.5, "300"):
+        with pytest.raises(ValueError, match=f"max_length must be a positive integer, got {bad!r}"):
+            tokenize_sentences(sentences, max_length=bad)
+
+
+def test_a_text_without_sentence_punctuation_is_cut_and_the_count_shown(tmp_path):
+    # A real file of 60,000 words and no full stop: once one "sentence" of 60,000 tokens.
+    rng = random.Random(0)
+    words = "the river ran under old stone bridges and quiet fields in morning light".split()
+    text = [rng.choice(words) for _ in range(60_000)]
+    path = tmp_path / "no-punctuation.txt"
+    path.write_text(" ".join(text) + "\n", encoding="utf-8")
+    with pytest.warns(vocab.LongSentenceWarning) as record:
+        data = Dataset(corpus.load_text_file(path), vocabulary_size=20)
+    limit = vocab.MAX_SENTENCE_LENGTH
+    assert 100 <= limit <= 1000  # "a few hundred"
+    pieces = -(-len(text) // limit)
+    assert len(record) == 1
+    assert f"1 sentence longer than {limit} words was cut into {pieces} pieces" in str(
+        record[0].message
+    )
+    assert data.sentences_cut == 1 and len(data.X) == pieces
+    assert repr(data).endswith(f"; cut 1 sentence longer than {limit} words)")
+    assert max(len(x) for x in data.X) == limit + 1  # SENTENCE_START and the words
+    # Nothing lost: the pieces, unwrapped, are the words of the text in order.
+    assert [w for t in data.tokens for w in t[1:-1]] == text
+
+
+def test_ordinary_sentences_are_not_cut():
+    data = Dataset(TEXT, vocabulary_size=8)
+    assert data.sentences_cut == 0 and "cut" not in repr(data)
