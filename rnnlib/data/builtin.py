@@ -195,7 +195,7 @@ def _build_in_fresh_interpreter(path: Path) -> None:
     if not sys.executable:  # an embedded interpreter that cannot start another one
         write_corpus_file(path)
         return
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder holding rnnlib/
     python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
     code = "import sys; from rnnlib.data.builtin import write_corpus_file as w; w(sys.argv[1])"
     result = subprocess.run(

@@ -1,4 +1,7 @@
-"""`make lab`: JupyterLab on notebooks/, reachable only from this machine and only with a token."""
+"""`make lab`: JupyterLab on notebooks/, reachable only from this machine and only with a token.
+
+It opens on the series' start page, `notebooks/00_start_here.ipynb`.
+"""
 
 import os
 import secrets
@@ -7,8 +10,18 @@ import sys
 from pathlib import Path
 
 
-def lab_command(notebook_dir, token: str, port: int = 8888, open_browser: bool = True) -> list[str]:
-    """The jupyter-lab command line: bound to 127.0.0.1, token authentication on."""
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"  # the repository's notebooks/
+START_PAGE = "00_start_here.ipynb"
+
+
+def lab_command(
+    notebook_dir,
+    token: str,
+    port: int = 8888,
+    open_browser: bool = True,
+    start_page: str | None = START_PAGE,
+) -> list[str]:
+    """The jupyter-lab command line: bound to 127.0.0.1, token on, opening on `start_page`."""
     if len(token) < 16:
         raise ValueError(f"token must be at least 16 characters, got {len(token)}")
     command = [
@@ -19,6 +32,8 @@ def lab_command(notebook_dir, token: str, port: int = 8888, open_browser: bool =
         f"--IdentityProvider.token={token}",
         f"--ServerApp.open_browser={open_browser}",
     ]  # fmt: skip
+    if start_page is not None:
+        command.append(f"--ServerApp.default_url=/lab/tree/{start_page}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # Jupyter refuses root unless told; containers often are.
     return command
@@ -26,15 +41,15 @@ def lab_command(notebook_dir, token: str, port: int = 8888, open_browser: bool =
 
 def main() -> None:
     """Start JupyterLab and print the URL with its token."""
-    notebook_dir = Path(__file__).resolve().parent.parent / "notebooks"
     port = int(os.environ.get("RNNLIB_LAB_PORT", "8888"))
     token = secrets.token_hex(24)
     print(
-        f"\nOpen this URL in your browser:\n  http://127.0.0.1:{port}/lab?token={token}\n",
+        f"\nOpen this URL in your browser:\n"
+        f"  http://127.0.0.1:{port}/lab/tree/{START_PAGE}?token={token}\n",
         flush=True,
     )
     try:
-        subprocess.run(lab_command(notebook_dir, token, port), check=False)
+        subprocess.run(lab_command(NOTEBOOK_DIR, token, port), check=False)
     except KeyboardInterrupt:
         pass
 

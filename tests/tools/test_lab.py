@@ -87,3 +87,13 @@ def test_lab_listens_on_loopback_only(lab_server):
 def test_lab_command_rejects_a_short_token(tmp_path):
     with pytest.raises(ValueError, match="at least 16 characters, got 3"):
         lab_command(tmp_path, "abc")
+
+
+def test_make_lab_serves_the_repositorys_notebooks_and_opens_the_start_page(tmp_path):
+    from rnnlib.tools.lab import NOTEBOOK_DIR, START_PAGE
+
+    assert (NOTEBOOK_DIR / START_PAGE).is_file()
+    assert (NOTEBOOK_DIR / "01_text_to_training_data.ipynb").is_file()
+    command = lab_command(NOTEBOOK_DIR, "t" * 16)
+    assert f"--notebook-dir={NOTEBOOK_DIR}" in command
+    assert f"--ServerApp.default_url=/lab/tree/{START_PAGE}" in command
