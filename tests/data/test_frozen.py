@@ -86,16 +86,19 @@ def test_a_missing_file_or_another_kind_of_file_is_a_clear_error(tmp_path):
 # Run here and in a child process with another hash seed, locale and working directory.
 DIGEST = """
 import hashlib, json
+from rnnlib.data.benchmark import benchmark_split
 from rnnlib.data.frozen import frozen_corpus
 
 def digest():
     c = frozen_corpus()
-    content = [c.documents, c.document_sources, c.sentences]
+    split = benchmark_split()
+    parts = [[p.name, p.tokens, p.sources, [x.tolist() for x in p.X]] for p in split.parts]
+    content = [c.documents, c.document_sources, c.sentences, split.vocab.index_to_word, parts]
     return hashlib.sha256(json.dumps(content).encode()).hexdigest() + " " + str(hash("rnnlib"))
 """
 
 
-def test_the_corpus_is_the_same_in_another_environment(tmp_path):
+def test_the_corpus_and_the_split_are_the_same_in_another_environment(tmp_path):
     namespace = {}
     exec(DIGEST, namespace)
     here = namespace["digest"]()
