@@ -2,7 +2,8 @@
 
 The folders are the series' table of contents:
 
-    data/          notebook 1     text -> sentences, tokens, vocabulary, X/y; synthetic
+    data/          notebook 1     text -> sentences, tokens, vocabulary, X/y; the frozen
+                                  built-in corpus and the benchmark split; synthetic
                                   languages; padded batches
     numpy_rnn/     notebooks 2-4  RNNNumpy (readable.py, read it beside the tutorial) and
                                   RNNNumpyFast (fast.py, minibatches)

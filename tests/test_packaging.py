@@ -2,11 +2,13 @@
 
 import re
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 
 from rnnlib import config
+from rnnlib.data import frozen
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +33,14 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     conda.pop("pip")
     assert conda.pop("python") == ">=" + project["requires-python"].removeprefix(">=")
     assert conda == wanted
+
+
+def test_the_frozen_corpus_and_its_licence_notice_are_package_data():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = setuptools["package-data"]["rnnlib.data"]
+    for name in (frozen.FILENAME, "LICENSE-PSF.txt"):
+        assert (ROOT / "rnnlib" / "data" / name).is_file()
+        assert any(fnmatch(name, pattern) for pattern in patterns), name
 
 
 @pytest.mark.parametrize(

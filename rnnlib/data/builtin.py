@@ -3,10 +3,17 @@
 Every Python install ships two kinds of documentation text: the language reference
 topics behind `help("assert")` (`pydoc_data.topics`) and the docstrings of the
 standard modules. Both mix prose with code samples, tables and reST markup; this
-module keeps the prose, one paragraph per document, and caches the result.
+module keeps the prose, one paragraph per document, each labelled with its source
+("topic:assert", "module:os.path").
+
+What you get by default is the frozen copy (`rnnlib.data.frozen`): the same text for
+everyone, whatever Python runs the notebooks. `builtin_corpus(live=True)` builds it
+from the running Python instead (docstrings change between versions and builds), in
+a fresh interpreter, and caches the result.
 """
 
 import contextlib
+import hashlib
 import importlib
 import inspect
 import io
@@ -18,11 +25,13 @@ import warnings
 from pathlib import Path
 
 from rnnlib._io import atomic_write_text
+from rnnlib.data.frozen import frozen_corpus
 from rnnlib.data.prose import prose_paragraphs
 
 CACHE_ENV = "RNNLIB_CACHE_DIR"
-# Bump when the cleaning rules change, so that stale caches are rebuilt, not reused.
-CORPUS_FORMAT = 1
+# The code that builds the corpus: the cache file's name carries a digest of it, so an
+# edited cleaning rule never meets a stale cache.
+BUILDER_FILES = ("builtin.py", "prose.py")
 
 # Skipped: modules whose import does something (prints, opens a browser, installs a
 # completer); GUIs (often missing: Tk is an optional system package); modules that a
@@ -127,25 +136,25 @@ def module_docstrings(module) -> list[str]:
     return [inspect.cleandoc(doc) for doc in docs if isinstance(doc, str)]
 
 
-def source_texts() -> list[str]:
-    """The raw texts, in a fixed order: pydoc topics by name, then module docstrings."""
+def source_texts() -> list[tuple[str, str]]:
+    """(source, raw text) in a fixed order: pydoc topics by name, then module docstrings."""
     from pydoc_data.topics import topics
 
-    texts = [topics[key] for key in sorted(topics)]
+    texts = [(f"topic:{key}", topics[key]) for key in sorted(topics)]
     for module in stdlib_modules():
         with _quietly():  # some attributes warn when touched (typing.io is deprecated)
-            texts.extend(module_docstrings(module))
+            texts.extend((f"module:{module.__name__}", doc) for doc in module_docstrings(module))
     return texts
 
 
-def build_stdlib_corpus() -> list[str]:
-    """Clean every source text into prose paragraphs, dropping repeats (first one kept)."""
+def build_stdlib_corpus() -> list[tuple[str, str]]:
+    """(source, paragraph) of every prose paragraph; a repeat is dropped (the first is kept)."""
     documents, seen = [], set()
-    for text in source_texts():
+    for source, text in source_texts():
         for paragraph in prose_paragraphs(text):
             if paragraph not in seen:
                 seen.add(paragraph)
-                documents.append(paragraph)
+                documents.append((source, paragraph))
     return documents
 
 
@@ -159,30 +168,41 @@ def resolve_cache_dir(path=None) -> Path:
     return Path(path).expanduser()
 
 
+def builder_digest() -> str:
+    """A short sha256 of the builder's source (BUILDER_FILES): it changes with any rule."""
+    digest = hashlib.sha256()
+    for name in BUILDER_FILES:
+        digest.update(Path(__file__).with_name(name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def cache_file(directory=None) -> Path:
-    """The cache file for this Python version (docstrings change between versions)."""
+    """The cache file for this Python version (docstrings change between versions) and builder."""
     version = ".".join(map(str, sys.version_info[:3]))
-    name = f"stdlib-corpus-v{CORPUS_FORMAT}-{sys.implementation.name}-{version}.txt"
+    name = f"stdlib-corpus-{sys.implementation.name}-{version}-{builder_digest()}.txt"
     return resolve_cache_dir(directory) / name
 
 
-def _read_cache(path: Path) -> list[str] | None:
-    """The cached documents, or None when the file is missing or not a complete cache."""
+def _read_cache(path: Path) -> list[tuple[str, str]] | None:
+    """The cached (source, document) pairs, or None when missing or not a complete cache."""
     try:
-        header, *documents = path.read_text(encoding="utf-8").split("\n")
+        header, *lines = path.read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    if header != f"# rnnlib stdlib corpus: {len(documents)} documents":
+    documents = [tuple(line.split("\t")) for line in lines]
+    if header != f"# rnnlib stdlib corpus: {len(lines)} documents" or any(
+        len(pair) != 2 for pair in documents
+    ):
         return None
     return documents
 
 
 def write_corpus_file(path) -> None:
-    """Build the corpus in this interpreter and write it to `path` atomically, one per line."""
+    """Build the corpus in this interpreter; write "source<TAB>document" lines atomically."""
     documents = build_stdlib_corpus()
-    # Cleaning collapsed all whitespace, so no document contains a newline.
+    # Cleaning collapsed all whitespace, so no document contains a tab or a newline.
     header = f"# rnnlib stdlib corpus: {len(documents)} documents"
-    atomic_write_text(path, "\n".join([header, *documents]))
+    atomic_write_text(path, "\n".join([header, *(f"{s}\t{d}" for s, d in documents)]))
 
 
 def _build_in_fresh_interpreter(path: Path) -> None:
@@ -210,8 +230,8 @@ def _build_in_fresh_interpreter(path: Path) -> None:
         raise RuntimeError(f"building the built-in corpus failed:\n{result.stderr[-3000:]}")
 
 
-def builtin_corpus(cache_dir=None, refresh=False) -> list[str]:
-    """English prose paragraphs from the standard library's documentation (built once, cached)."""
+def stdlib_documents(cache_dir=None, refresh=False) -> list[tuple[str, str]]:
+    """(source, paragraph) pairs built from the running Python (built once, then cached)."""
     path = cache_file(cache_dir)
     if refresh or _read_cache(path) is None:
         _build_in_fresh_interpreter(path)
@@ -219,3 +239,21 @@ def builtin_corpus(cache_dir=None, refresh=False) -> list[str]:
     if documents is None:
         raise RuntimeError(f"the built-in corpus cache {path} could not be written or read back")
     return documents
+
+
+# --- the corpus -----------------------------------------------------------------------
+
+
+def builtin_corpus(*, live: bool = False, cache_dir=None, refresh: bool = False) -> list[str]:
+    """English prose paragraphs from the standard library's documentation.
+
+    By default the frozen copy shipped with rnnlib (the same for everyone; see
+    `rnnlib.data.frozen`). With `live=True`, built from the Python running this code and
+    cached in `cache_dir` (else $RNNLIB_CACHE_DIR, else ~/.cache/rnnlib); `refresh=True`
+    rebuilds the cache.
+    """
+    if not live:
+        if cache_dir is not None or refresh:
+            raise ValueError("cache_dir and refresh apply to the live corpus: pass live=True")
+        return list(frozen_corpus().documents)
+    return [document for _, document in stdlib_documents(cache_dir, refresh)]

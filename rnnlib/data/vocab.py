@@ -43,7 +43,12 @@ def sentence_splitter(documents: Sequence[str]) -> PunktSentenceTokenizer:
 
         return PunktTokenizer("english")
     except (LookupError, ImportError, OSError):
-        return PunktSentenceTokenizer("\n\n".join(documents))
+        return trained_sentence_splitter(documents)
+
+
+def trained_sentence_splitter(documents: Sequence[str]) -> PunktSentenceTokenizer:
+    """Punkt trained on `documents` themselves: it learns abbreviations from the text."""
+    return PunktSentenceTokenizer("\n\n".join(documents))
 
 
 def split_sentences(documents: Sequence[str], splitter=None) -> list[str]:

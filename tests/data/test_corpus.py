@@ -6,6 +6,7 @@ import csv
 import hashlib
 import http.server
 import math
+import platform
 import re
 import socket
 import subprocess
@@ -14,10 +15,11 @@ import threading
 import time
 from pathlib import Path
 
+import nltk
 import numpy as np
 import pytest
 
-from rnnlib.data import builtin, corpus
+from rnnlib.data import builtin, corpus, freeze, frozen, prose
 from rnnlib.data.corpus import (
     DATASETS,
     DownloadError,
@@ -47,9 +49,9 @@ def _private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """One cold build of the built-in corpus into a fresh cache directory."""
+    """One cold build of the live built-in corpus into a fresh cache directory."""
     cache = tmp_path_factory.mktemp("stdlib-cache")
-    return cache, builtin_corpus(cache_dir=cache)
+    return cache, builtin_corpus(live=True, cache_dir=cache)
 
 
 def test_cleaning_keeps_prose_and_drops_code_tables_and_markup():
@@ -141,6 +143,7 @@ def test_builtin_corpus_cache_is_reused_and_refreshed(built, tmp_path, monkeypat
     built_file = builtin.cache_file(built_cache)
     version = ".".join(map(str, sys.version_info[:3]))
     assert built_file.parent == built_cache and version in built_file.name
+    assert builtin.builder_digest() in built_file.name
     assert list(built_cache.iterdir()) == [built_file]  # no temporary file left behind
     cache = tmp_path / "cache"  # a copy, so that this test leaves the shared build alone
     path = builtin.cache_file(cache)
@@ -151,23 +154,36 @@ def test_builtin_corpus_cache_is_reused_and_refreshed(built, tmp_path, monkeypat
         raise AssertionError("the cache should have been used")
 
     monkeypatch.setattr(builtin, "_build_in_fresh_interpreter", no_rebuild)
-    assert builtin_corpus(cache_dir=cache) == documents
+    assert builtin_corpus(live=True, cache_dir=cache) == documents
 
     # Rebuilds run in this process from here on, from a stand-in corpus.
     monkeypatch.setattr(builtin, "_build_in_fresh_interpreter", builtin.write_corpus_file)
-    monkeypatch.setattr(builtin, "build_stdlib_corpus", lambda: ["Fresh prose."])
-    assert builtin_corpus(cache_dir=cache, refresh=True) == ["Fresh prose."]
-    assert builtin_corpus(cache_dir=cache) == ["Fresh prose."]
-    path.write_text("# rnnlib stdlib corpus: 5 documents\nOnly one.", encoding="utf-8")
-    assert builtin_corpus(cache_dir=cache) == ["Fresh prose."]  # a damaged cache is rebuilt
+    monkeypatch.setattr(builtin, "build_stdlib_corpus", lambda: [("topic:x", "Fresh prose.")])
+    assert builtin_corpus(live=True, cache_dir=cache, refresh=True) == ["Fresh prose."]
+    assert builtin.stdlib_documents(cache) == [("topic:x", "Fresh prose.")]
+    for damaged in [
+        "# rnnlib stdlib corpus: 5 documents\ns\tOnly one.",
+        "# rnnlib stdlib corpus: 1 documents\nno source",
+    ]:
+        path.write_text(damaged, encoding="utf-8")
+        assert builtin_corpus(live=True, cache_dir=cache) == ["Fresh prose."]  # rebuilt
+
+
+def test_the_cache_name_changes_with_the_cleaning_rules(tmp_path, monkeypatch):
+    before = builtin.cache_file(tmp_path)
+    (tmp_path / "prose.py").write_bytes(Path(prose.__file__).read_bytes() + b"# a new rule\n")
+    (tmp_path / "builtin.py").write_bytes(Path(builtin.__file__).read_bytes())
+    monkeypatch.setattr(builtin, "__file__", str(tmp_path / "builtin.py"))
+    after = builtin.cache_file(tmp_path)
+    assert after.parent == before.parent and after.name != before.name
 
 
 def test_builtin_corpus_honours_the_environment_and_leaves_home_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RNNLIB_CACHE_DIR", str(tmp_path / "env-cache"))
     monkeypatch.setattr(builtin, "_build_in_fresh_interpreter", builtin.write_corpus_file)
-    monkeypatch.setattr(builtin, "build_stdlib_corpus", lambda: ["One.", "Two."])
-    assert builtin_corpus() == ["One.", "Two."]
+    monkeypatch.setattr(builtin, "build_stdlib_corpus", lambda: [("a", "One."), ("b", "Two.")])
+    assert builtin_corpus(live=True) == ["One.", "Two."]
     assert builtin.cache_file().parent == tmp_path / "env-cache"
     assert builtin.cache_file().is_file()
     assert not (tmp_path / "home").exists()
@@ -177,7 +193,7 @@ def test_builtin_corpus_is_the_same_when_built_again(built, tmp_path, monkeypatc
     cache, documents = built
     # Another cold build, with another hash seed (so another order of sets and dicts of str).
     monkeypatch.setenv("PYTHONHASHSEED", "12345")
-    assert builtin_corpus(cache_dir=tmp_path) == documents
+    assert builtin_corpus(live=True, cache_dir=tmp_path) == documents
     other = builtin.cache_file(tmp_path)
     assert other.read_bytes() == builtin.cache_file(cache).read_bytes()
 
@@ -188,15 +204,49 @@ def test_builtin_corpus_reports_a_failed_build(tmp_path, monkeypatch):
     fake_python.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(fake_python))
     with pytest.raises(RuntimeError, match="boom: no corpus today"):
-        builtin_corpus(cache_dir=tmp_path / "cache")
+        builtin_corpus(live=True, cache_dir=tmp_path / "cache")
     assert not builtin.cache_file(tmp_path / "cache").exists()
 
 
 def test_builtin_corpus_builds_in_process_without_an_executable(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", "")
-    monkeypatch.setattr(builtin, "build_stdlib_corpus", lambda: ["In process."])
-    assert builtin_corpus(cache_dir=tmp_path) == ["In process."]
+    monkeypatch.setattr(builtin, "build_stdlib_corpus", lambda: [("m", "In process.")])
+    assert builtin_corpus(live=True, cache_dir=tmp_path) == ["In process."]
     assert builtin.cache_file(tmp_path).is_file()
+
+
+def test_builtin_corpus_is_the_frozen_file_by_default_and_builds_nothing(tmp_path, monkeypatch):
+    def no_build(path):
+        raise AssertionError("the default corpus is the frozen file: nothing to build")
+
+    monkeypatch.setattr(builtin, "_build_in_fresh_interpreter", no_build)
+    documents = builtin_corpus()
+    assert documents == list(frozen.frozen_corpus().documents)
+    documents.clear()  # the caller's own list: the shared copy is untouched
+    assert len(builtin_corpus()) == len(frozen.frozen_corpus().documents) > 10_000
+    assert not (tmp_path / "default-cache").exists()
+    with pytest.raises(ValueError, match="live=True"):
+        builtin_corpus(cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="live=True"):
+        builtin_corpus(refresh=True)
+
+
+def test_frozen_file_is_what_this_python_builds(built):
+    """The shipped file is the live corpus of the Python it names, and the script rebuilds it.
+
+    A change to the cleaning rules fails this test on that Python: freeze a new version.
+    """
+    cache, _ = built
+    shipped = frozen.frozen_corpus()
+    this_python = f"{platform.python_implementation()} {platform.python_version()}"
+    if shipped.python != this_python:
+        pytest.skip(f"the frozen corpus comes from {shipped.python}, this is {this_python}")
+    live = builtin.stdlib_documents(cache)  # the cache that `built` wrote
+    assert live == list(zip(shipped.document_sources, shipped.documents, strict=True))
+    if shipped.nltk != nltk.__version__:
+        pytest.skip(f"the sentences were split by nltk {shipped.nltk}, this is {nltk.__version__}")
+    data = freeze.compress(freeze.corpus_content(live))
+    assert hashlib.sha256(data).hexdigest() == frozen.SHA256
 
 
 # --- the Reddit CSV format ---------------------------------------------------------------
