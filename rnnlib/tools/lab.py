@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"  # the repository's notebooks/
 START_PAGE = "00_start_here.ipynb"
 
