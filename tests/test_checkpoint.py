@@ -9,6 +9,7 @@ import pytest
 import rnnlib
 from rnnlib.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from rnnlib.numpy_rnn import RNNNumpy
+from rnnlib.optimizers import Adam
 from rnnlib.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
 
 WORDS = [SENTENCE_START, SENTENCE_END, "the", "cat", "sat", "on", "mat", UNKNOWN_TOKEN]
@@ -45,6 +46,24 @@ def test_round_trip_keeps_everything(tmp_path, trained):
     np.testing.assert_array_equal(
         loaded.model.forward_propagation(x)[0], model.forward_propagation(x)[0]
     )
+
+
+def test_optimizer_state_round_trips_without_pickle(tmp_path, trained):
+    model, _ = trained
+    optimizer = Adam(0.01)
+    optimizer.update(model.get_params(), model.bptt([0, 2, 3], [2, 3, 1]))
+    state = optimizer.state_dict()
+    path = save_checkpoint(tmp_path / "m.npz", model, optimizer_state=state)
+    loaded = load_checkpoint(path).optimizer_state  # read with allow_pickle=False
+    assert loaded.keys() == state.keys()
+    for key, value in state.items():
+        assert loaded[key].dtype != object
+        np.testing.assert_array_equal(loaded[key], value)
+    assert load_checkpoint(save_checkpoint(tmp_path / "n.npz", model)).optimizer_state is None
+    with pytest.raises(CheckpointError, match=r"missing optimizer state keys \['m/U'\]"):
+        load_checkpoint(rewrite(path, tmp_path / "bad.npz", lambda a, m: a.pop("optimizer/m/U")))
+    with pytest.raises(TypeError, match="optimizer state 'x'"):
+        save_checkpoint(tmp_path / "o.npz", model, optimizer_state={"x": {"a": 1}})
 
 
 def test_load_model_builds_the_saved_size_by_itself(tmp_path):
