@@ -38,6 +38,9 @@ class History:
 
     evaluations: list[Evaluation] = field(default_factory=list)
     halvings: list[Halving] = field(default_factory=list)
+    # The loss each step followed, e.g. "sum per sentence" or "mean per target token"
+    # (rnnlib.train says which runs use which); "" when the trainer did not say.
+    step_loss: str = ""
 
     @property
     def losses(self) -> list[float]:
@@ -49,6 +52,7 @@ class History:
         return {
             "evaluations": [list(e) for e in self.evaluations],
             "halvings": [list(h) for h in self.halvings],
+            "step_loss": self.step_loss,
         }
 
     @classmethod
@@ -61,6 +65,7 @@ class History:
             halvings = [
                 Halving(int(a), int(b), float(c), float(d)) for a, b, c, d in data["halvings"]
             ]
+            step_loss = str(data.get("step_loss", ""))  # absent in older checkpoints
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a training history (History.to_dict): {e!r}") from e
-        return cls(evaluations, halvings)
+        return cls(evaluations, halvings, step_loss)
