@@ -67,6 +67,14 @@ def _checked_pairs(xs, ys, word_dim: int) -> list:
     return pairs
 
 
+def _clip(grads: tuple, clip_norm: float, factor: float) -> None:
+    """Scale `grads` in place by `factor`, after shrinking their global norm to `clip_norm`."""
+    norm = np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+    factor = factor * min(1.0, clip_norm / norm) if norm > 0 else factor
+    for g in grads:
+        g *= factor
+
+
 class Batch:
     """Sentences padded into time-major (T, B) arrays, with the flat indices of real words."""
 
@@ -88,6 +96,8 @@ class Batch:
 
 class RNNNumpyFast:
     """RNNNumpy's model, with a batched forward/backward pass; float32 unless asked."""
+
+    batch_loss = "mean per target token"  # what sgd_step_batch and step_batch descend
 
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, seed: int = 0, dtype=np.float32):
         self.word_dim = check_positive_int(word_dim, "word_dim")  # C
@@ -257,26 +267,50 @@ class RNNNumpyFast:
         return self.bptt_batch([x], [y])
 
     def sgd_step_batch(self, xs, ys, learning_rate, clip_norm=None) -> None:
-        """One SGD step on the summed loss of a list of sentences (optionally norm-clipped)."""
-        learning_rate, clip_norm = check_learning_rate(learning_rate), check_clip_norm(clip_norm)
+        """One SGD step on the mean loss per target token of a list of sentences.
+
+        The mean, not the sum: the step's size then does not grow with the batch size or the
+        sentence lengths, so one learning rate serves them all. Optionally norm-clipped.
+        """
         batch = Batch(xs, ys, self.word_dim)
+        self._sgd(batch, learning_rate, clip_norm, loss_scale=1.0 / len(batch.targets))
+
+    def sgd_step(self, x, y, learning_rate, clip_norm=None) -> None:
+        """One SGD step on one sentence's summed loss, as RNNNumpy.sgd_step."""
+        self._sgd(Batch([x], [y], self.word_dim), learning_rate, clip_norm, loss_scale=1.0)
+
+    def step_batch(self, xs, ys, optimizer, clip_norm=None) -> None:
+        """One step of `optimizer` (rnnlib.optimizers) on the mean loss per target token.
+
+        Plain SGD takes the fused path of sgd_step_batch; other optimisers get the gradients
+        as a dict like get_params() and update views of the stored weights in place.
+        """
+        batch = Batch(xs, ys, self.word_dim)
+        loss_scale = 1.0 / len(batch.targets)
+        if optimizer.name == "sgd":  # plain SGD (rnnlib.training.optimizers.SGD)
+            self._sgd(batch, optimizer.learning_rate, clip_norm, loss_scale)
+            optimizer.t += 1
+            return
+        clip_norm = check_clip_norm(clip_norm)
+        words, dUT_rows, dV1, dW = self._gradients(batch, scale=loss_scale)
+        if clip_norm is not None:
+            _clip((dUT_rows, dV1, dW), clip_norm, 1.0)
+        dUT = np.zeros_like(self._UT)  # (C, H); its transpose is laid out like the view self.U
+        dUT[words] = dUT_rows
+        grads = {"U": dUT.T, "V": dV1[:, : self.hidden_dim], "W": dW}
+        optimizer.update({"U": self.U, "V": self.V, "W": self.W}, grads)  # views: in place
+
+    def _sgd(self, batch: Batch, learning_rate, clip_norm, loss_scale: float) -> None:
+        """One SGD step on `loss_scale` x the batch's total loss, without dense gradients."""
+        learning_rate, clip_norm = check_learning_rate(learning_rate), check_clip_norm(clip_norm)
         if clip_norm is None:  # the step comes out of _gradients already scaled
-            words, dUT_rows, dV1, dW = self._gradients(batch, scale=learning_rate)
+            words, dUT_rows, dV1, dW = self._gradients(batch, scale=learning_rate * loss_scale)
         else:
-            words, dUT_rows, dV1, dW = self._gradients(batch)
-            norm = np.sqrt(
-                sum(float(np.sum(np.square(g, dtype=np.float64))) for g in (dUT_rows, dV1, dW))
-            )
-            factor = learning_rate * min(1.0, clip_norm / norm) if norm > 0 else learning_rate
-            for g in (dUT_rows, dV1, dW):
-                g *= factor
+            words, dUT_rows, dV1, dW = self._gradients(batch, scale=loss_scale)
+            _clip((dUT_rows, dV1, dW), clip_norm, learning_rate)
         self._UT[words] -= dUT_rows  # word ids are unique, so no update is lost
         self._V1 -= dV1  # one pass over the stored [V | 0... | 1]; dV1's extra columns are 0
         self.W -= dW
-
-    def sgd_step(self, x, y, learning_rate, clip_norm=None) -> None:
-        """One SGD step on one sentence, as RNNNumpy.sgd_step."""
-        self.sgd_step_batch([x], [y], learning_rate, clip_norm)
 
     # --- parameters ------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ One `.npz` file, readable with `allow_pickle=False`:
 
     param/<name>   each array of model.get_params()
     vocab_*        the vocabulary's arrays (Vocabulary.to_arrays), when one is saved
+    optimizer/<key>  the optimiser's state_dict() (moments, step count), when one is saved
     meta           a 0-d unicode array holding JSON: the model class ("module:QualName"),
                    its config(), the training state, the rnnlib version
 
@@ -33,6 +34,7 @@ from rnnlib.data.vocab import Vocabulary
 FORMAT = "rnnlib-checkpoint"
 FORMAT_VERSION = 1
 PARAM_PREFIX = "param/"
+OPTIMIZER_PREFIX = "optimizer/"
 META_KEY = "meta"
 
 
@@ -49,6 +51,7 @@ class Checkpoint:
     training_state: dict | None
     version: str
     path: Path
+    optimizer_state: dict | None = None  # key -> array (0-d for numbers and the name)
 
 
 def checkpoint_file(path) -> Path:
@@ -90,8 +93,9 @@ def _class_name(model) -> str:
     return name
 
 
-def save_checkpoint(path, model, vocab=None, training_state=None) -> Path:
-    """Write model (+ vocab, + JSON training state) to one .npz atomically; return its path.
+def save_checkpoint(path, model, vocab=None, training_state=None, optimizer_state=None) -> Path:
+    """Write model (+ vocab, + JSON training state, + an optimiser's state_dict()) to one .npz
+    atomically; return its path.
 
     Missing parent directories are created.
     """
@@ -109,6 +113,7 @@ def save_checkpoint(path, model, vocab=None, training_state=None) -> Path:
         "config": model.config(),
         "param_names": list(params),
         "vocab_keys": [] if vocab is None else list(vocab.to_arrays()),
+        "optimizer_keys": [] if optimizer_state is None else list(optimizer_state),
         "training_state": training_state,
         "rnnlib_version": rnnlib.__version__,
     }
@@ -119,6 +124,10 @@ def save_checkpoint(path, model, vocab=None, training_state=None) -> Path:
     arrays = {PARAM_PREFIX + name: np.asarray(value) for name, value in params.items()}
     if vocab is not None:
         arrays.update(vocab.to_arrays())
+    for key, value in (optimizer_state or {}).items():
+        arrays[OPTIMIZER_PREFIX + key] = np.asarray(value)
+        if arrays[OPTIMIZER_PREFIX + key].dtype == object:
+            raise TypeError(f"optimizer state {key!r} is not an array of numbers or a string")
     arrays[META_KEY] = np.array(meta_json, dtype=np.str_)
     with atomic_path(path) as tmp:
         # An open file, not a name: np.savez would append ".npz" to the temporary name.
@@ -214,12 +223,17 @@ def load_checkpoint(path) -> Checkpoint:
             raise CheckpointError(
                 f"{path}: vocabulary has {len(vocab)} words but the model's word_dim is {word_dim}"
             )
+    optimizer_keys = meta.get("optimizer_keys") or []  # absent in older checkpoints
+    missing = [k for k in optimizer_keys if OPTIMIZER_PREFIX + k not in arrays]
+    if missing:
+        raise CheckpointError(f"{path}: missing optimizer state keys {missing}")
     return Checkpoint(
         model=model,
         vocab=vocab,
         training_state=meta.get("training_state"),
         version=str(meta.get("rnnlib_version", "unknown")),
         path=path,
+        optimizer_state={k: arrays[OPTIMIZER_PREFIX + k] for k in optimizer_keys} or None,
     )
 
 

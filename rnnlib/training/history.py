@@ -59,6 +59,9 @@ class History:
 
     evaluations: list[Evaluation] = field(default_factory=list)
     halvings: list[Halving] = field(default_factory=list)
+    # The loss each step followed, e.g. "sum per sentence" or "mean per target token"
+    # (train_with_sgd says which runs use which); "" when the trainer did not say.
+    step_loss: str = ""
 
     @property
     def losses(self) -> list[float]:
@@ -75,6 +78,7 @@ class History:
         return {
             "evaluations": [list(e) for e in self.evaluations],
             "halvings": [list(h) for h in self.halvings],
+            "step_loss": self.step_loss,
         }
 
     @classmethod
@@ -87,9 +91,10 @@ class History:
             halvings = [
                 Halving(int(a), int(b), float(c), float(d)) for a, b, c, d in data["halvings"]
             ]
+            step_loss = str(data.get("step_loss", ""))  # absent in older checkpoints
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a training history (History.to_dict): {e!r}") from e
-        return cls(evaluations, halvings)
+        return cls(evaluations, halvings, step_loss)
 
 
 def record_evaluation(

@@ -3,9 +3,18 @@
 As in the tutorial, the loss is evaluated before epoch 0 and every `evaluate_loss_after`
 epochs, and the learning rate is halved whenever it rose since the previous evaluation.
 Added: a History to plot (the original returned nothing), callbacks after each evaluation,
-a progress bar, seeded shuffling, gradient clipping, divergence detection, and checkpoints
-from which training continues exactly as if it had never stopped (Ctrl-C included; what
-a checkpoint saves to make that possible is rnnlib.training.state).
+a progress bar, seeded shuffling, gradient clipping, divergence detection, other optimisers
+(rnnlib.training.optimizers: momentum, Adam), and checkpoints from which training continues exactly
+as if it had never stopped (Ctrl-C included; what a checkpoint saves to make that possible
+is rnnlib.training.state).
+
+Which loss a step follows (History.step_loss says it for every run):
+
+- batch_size=1 without an optimizer: the tutorial's `sgd_step`, on the sentence's summed
+  loss, so long sentences take bigger steps;
+- batches (`sgd_step_batch`) and optimisers (`step_batch`): the model's batch loss,
+  `model.batch_loss`; RNNNumpyFast's is the mean per target token, so one learning rate
+  serves any batch size and sentence length. Models that do not say sum over the batch.
 """
 
 import math
@@ -29,6 +38,7 @@ from rnnlib.training.history import (
     evaluation_data,
     record_evaluation,
 )
+from rnnlib.training.optimizers import SGD, Optimizer, make_optimizer
 from rnnlib.training.state import TrainingState, fresh_state, hold_interrupts, state_from_checkpoint
 
 __all__ = [
@@ -41,23 +51,50 @@ __all__ = [
 ]
 
 
+SUMMED_PER_SENTENCE = "sum per sentence"  # History.step_loss of the tutorial's sgd_step
+SUMMED_PER_BATCH = "sum per batch"  # of a model that does not give its batch_loss
+
+
 def _check_arguments(X, y, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm):
     if len(X) != len(y):
         raise ValueError(f"X_train has {len(X)} sentences but y_train has {len(y)}")
     if len(X) == 0:
         raise ValueError("X_train is empty: expected at least one sentence")
-    check_learning_rate(learning_rate)
+    if learning_rate is not None:  # None: the optimizer's own default
+        check_learning_rate(learning_rate)
     check_int_at_least(nepoch, "nepoch", 0)
     check_positive_int(batch_size, "batch_size")
     check_positive_int(evaluate_loss_after, "evaluate_loss_after")
     check_clip_norm(clip_norm)
 
 
+def _optimizer(optimizer, learning_rate, model) -> Optimizer | None:
+    """The Optimizer a run uses (None: the model's own sgd_step / sgd_step_batch)."""
+    if isinstance(optimizer, str):
+        rate = {} if learning_rate is None else {"learning_rate": learning_rate}
+        optimizer = make_optimizer(optimizer, **rate)
+    elif optimizer is not None and learning_rate is not None:
+        raise ValueError(
+            f"learning_rate={learning_rate!r} and optimizer={optimizer!r}: give the learning "
+            "rate to the optimizer, or the optimizer by name"
+        )
+    elif optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"optimizer must be a name or an rnnlib.training.optimizers one, got {optimizer!r}"
+        )
+    if optimizer is not None and type(optimizer) is not SGD and not hasattr(model, "step_batch"):
+        raise TypeError(
+            f"optimizer={optimizer!r} needs a model with step_batch; {type(model).__name__} "
+            "has none (leave optimizer out, or use 'sgd')"
+        )
+    return optimizer
+
+
 def train_with_sgd(
     model,
     X_train: Sequence,
     y_train: Sequence,
-    learning_rate: float = 0.005,
+    learning_rate: float | None = None,
     nepoch: int = 100,
     evaluate_loss_after: int = 5,
     *,
@@ -73,15 +110,23 @@ def train_with_sgd(
     history: History | None = None,
     start_epoch: int = 0,
     resume_from=None,
+    optimizer=None,
 ) -> History:
     """Train `model` in place with SGD until `nepoch` epochs are done; return the History.
+
+    `learning_rate` defaults to 0.005 (the tutorial's), or to the optimizer's own rate.
+    `optimizer` ("sgd", "momentum", "adam", or an rnnlib.training.optimizers instance) steps with
+    `model.step_batch` on the mean loss per target token; without one, steps are the
+    model's `sgd_step` (batch_size=1: summed loss of the sentence) or `sgd_step_batch`
+    (its batch_loss). History.step_loss records which. The halving rule lowers
+    optimizer.learning_rate, and checkpoints carry the optimizer's state.
 
     The loss (on X_val/y_val when given) is evaluated after every `evaluate_loss_after`
     epochs, from epoch 0 on; when it rose, the learning rate is halved. Each evaluation
     saves a checkpoint (with `checkpoint_path`) and calls every `cb(model, history)`.
     `shuffle_seed` (an int or a Generator) reshuffles the examples every epoch.
     `resume_from` (a path or a loaded Checkpoint) continues a checkpoint's run exactly: its weights, learning rate,
-    history, position and shuffling state replace those given here.
+    history, position, shuffling state and optimizer state replace those given here.
     Raises TrainingDiverged on a NaN/inf loss or parameters (the model is left at its last
     good parameters); on KeyboardInterrupt a checkpoint is saved first, then it re-raises.
     """
@@ -89,6 +134,10 @@ def train_with_sgd(
         X_train, y_train, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm
     )
     eval_data = evaluation_data(X_train, y_train, X_val, y_val)
+    optimizer = _optimizer(optimizer, learning_rate, model)
+    if optimizer is not None:
+        learning_rate = optimizer.learning_rate
+    learning_rate = 0.005 if learning_rate is None else learning_rate
     if batch_size > 1 and not hasattr(model, "sgd_step_batch"):
         raise TypeError(
             f"batch_size={batch_size} needs a model with sgd_step_batch; "
@@ -101,16 +150,27 @@ def train_with_sgd(
                 "resume_from brings its own history, epoch and shuffling state: "
                 "do not pass history, start_epoch or shuffle_seed as well"
             )
-        state, saved_vocab = state_from_checkpoint(resume_from, model, n)
+        state, saved_vocab = state_from_checkpoint(resume_from, model, n, optimizer)
         vocab = vocab if vocab is not None else saved_vocab
     else:
         state = fresh_state(learning_rate, n, history, start_epoch, shuffle_seed)
+        state.optimizer = optimizer
+    if state.optimizer is not None:
+        state.optimizer.learning_rate = state.learning_rate  # the saved run's, when resumed
+    state.history.step_loss = _step_loss(model, batch_size, state.optimizer)
     settings = {"nepoch": nepoch, "evaluate_loss_after": evaluate_loss_after}
     settings.update(clip_norm=clip_norm, batch_size=batch_size, n_train=n)
     run = _Run(model, (X_train, y_train), eval_data, state, settings, callbacks)
     run.checkpoint_path, run.vocab = checkpoint_path, vocab
     run.run(progress)
     return state.history
+
+
+def _step_loss(model, batch_size: int, optimizer) -> str:
+    """Which loss the steps of a run follow (see the module's docstring)."""
+    if batch_size == 1 and (optimizer is None or not hasattr(model, "step_batch")):
+        return SUMMED_PER_SENTENCE
+    return getattr(model, "batch_loss", SUMMED_PER_BATCH)
 
 
 class _Run:
@@ -178,6 +238,8 @@ class _Run:
             state.learning_rate = record_evaluation(
                 state.history, loss, state.learning_rate, state.epoch, state.examples_seen
             )
+            if state.optimizer is not None:  # a halving lowers the optimiser's rate too
+                state.optimizer.learning_rate = state.learning_rate
         if self.log:
             self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{state.learning_rate:g}")
             self.bar.write(
@@ -204,12 +266,18 @@ class _Run:
             self.bar.update(len(batch))
 
     def step(self, batch: np.ndarray) -> None:
-        """One SGD step on a batch of example indices; NaN/inf parameters are rolled back."""
+        """One SGD step on a batch of example indices; NaN/inf parameters are rolled back.
+
+        (The optimiser's moments are not rolled back: after TrainingDiverged, start again
+        with a fresh optimiser.)
+        """
         model, lr, state = self.model, self.state.learning_rate, self.state
-        if len(batch) == 1 and self.settings["batch_size"] == 1:
-            model.sgd_step(self.X[batch[0]], self.y[batch[0]], lr, **self.step_options)
+        xs, ys = [self.X[i] for i in batch], [self.y[i] for i in batch]
+        if state.optimizer is not None and hasattr(model, "step_batch"):
+            model.step_batch(xs, ys, state.optimizer, **self.step_options)
+        elif len(batch) == 1 and self.settings["batch_size"] == 1:
+            model.sgd_step(xs[0], ys[0], lr, **self.step_options)
         else:
-            xs, ys = [self.X[i] for i in batch], [self.y[i] for i in batch]
             model.sgd_step_batch(xs, ys, lr, **self.step_options)
         new_params = model.get_params()
         if not all(np.all(np.isfinite(p)) for p in new_params.values()):
@@ -227,7 +295,11 @@ class _Run:
     def save(self) -> None:
         if self.checkpoint_path is not None:
             training_state = self.state.to_dict(self.settings)
-            save_checkpoint(self.checkpoint_path, self.model, self.vocab, training_state)
+            optimizer = self.state.optimizer
+            optimizer_state = None if optimizer is None else optimizer.state_dict()
+            save_checkpoint(
+                self.checkpoint_path, self.model, self.vocab, training_state, optimizer_state
+            )
 
 
 def resume_training(path, X_train, y_train, **overrides):

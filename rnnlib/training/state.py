@@ -1,9 +1,10 @@
 """Where a train_with_sgd run stands: saved in checkpoints, restored to continue exactly (notebook 4).
 
-The state is the epoch, the position in it, the learning rate, the History and the
+The state is the epoch, the position in it, the learning rate, the History, the
 shuffling generator as it was before this epoch's permutation was drawn (so a resumed run
-draws the same order again). Every update happens with Ctrl-C held off, so the state is
-never half updated when it is saved.
+draws the same order again) and the optimiser (moments, step count), if the run uses one.
+Every update happens with Ctrl-C held off, so the state is never half updated when it is
+saved.
 """
 
 import signal
@@ -15,6 +16,7 @@ import numpy as np
 
 from rnnlib.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from rnnlib.training.history import History
+from rnnlib.training.optimizers import optimizer_from_state
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64")
 
@@ -30,6 +32,9 @@ class TrainingState:
     history: History
     rng: np.random.Generator | None  # None: no shuffling
     epoch_rng_state: dict | None = None  # the rng before this epoch's permutation was drawn
+    optimizer: object = (
+        None  # an rnnlib.training.optimizers.Optimizer; its state goes in the arrays
+    )
 
     def to_dict(self, settings: dict) -> dict:
         """JSON-safe; the rng is saved as it was before this epoch's permutation."""
@@ -83,8 +88,12 @@ def fresh_state(
     return TrainingState(start_epoch, 0, seen, float(learning_rate), history, rng)
 
 
-def state_from_checkpoint(path, model, n: int):
-    """Load the checkpoint's weights into `model`; return its training state and vocabulary."""
+def state_from_checkpoint(path, model, n: int, optimizer=None):
+    """Load the checkpoint's weights into `model`; return its training state and vocabulary.
+
+    The saved optimiser state is loaded into `optimizer` (or into a new optimiser of the
+    saved kind when None); a run saved without one continues without one.
+    """
     checkpoint = path if isinstance(path, Checkpoint) else load_checkpoint(path)
     saved = checkpoint.training_state
     if not saved:
@@ -106,8 +115,25 @@ def state_from_checkpoint(path, model, n: int):
         state = TrainingState.from_dict(saved)
     except (KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{checkpoint.path}: incomplete training state: {e!r}") from e
+    state.optimizer = _saved_optimizer(checkpoint, optimizer)
     model.set_params(checkpoint.model.get_params())
     return state, checkpoint.vocab
+
+
+def _saved_optimizer(checkpoint: Checkpoint, optimizer):
+    """The optimiser to continue with: `optimizer` (or a new one) holding the saved state."""
+    saved = checkpoint.optimizer_state
+    if saved is None:
+        if optimizer is not None:
+            raise ValueError(
+                f"{checkpoint.path} was saved by a run without an optimizer, so there is no "
+                "optimizer state to continue: resume without optimizer="
+            )
+        return None
+    if optimizer is None:
+        return optimizer_from_state(saved)
+    optimizer.load_state_dict(saved)  # says so when the saved state is of another kind
+    return optimizer
 
 
 @contextmanager

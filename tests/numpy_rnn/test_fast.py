@@ -9,6 +9,7 @@ import pytest
 from rnnlib.numpy_rnn.fast import RNNNumpyFast
 from rnnlib.numpy_rnn.readable import RNNNumpy, clip_gradients
 from rnnlib.training.checkpoint import load_checkpoint, save_checkpoint
+from rnnlib.training.optimizers import SGD, Adam, Momentum
 from rnnlib.training.sgd import train_with_sgd
 
 C, H = 40, 8
@@ -31,6 +32,13 @@ def pair(bptt_truncate=4, seed=5, dtype=np.float64):
 
 def summed(grads_list):
     return {name: sum(g[name] for g in grads_list) for name in ("U", "V", "W")}
+
+
+def mean_per_token(readable, xs, ys):
+    """The readable model's gradient of the batch's mean loss: summed bptt / target tokens."""
+    grads = summed([readable.bptt(x, y) for x, y in zip(xs, ys, strict=True)])
+    tokens = sum(len(y) for y in ys)
+    return {name: g / tokens for name, g in grads.items()}
 
 
 def assert_grads_close(actual, expected, rtol=1e-10, atol=1e-12):
@@ -162,11 +170,11 @@ def test_large_scores_take_the_max_shifted_softmax_and_stay_exact():
 # --- training --------------------------------------------------------------------------------
 
 
-def test_sgd_step_batch_subtracts_the_summed_gradient():
+def test_sgd_step_batch_subtracts_the_gradient_of_the_mean_loss_per_token():
     readable, fast = pair()
     xs, ys = sentences(7, [4, 9, 6])
     before = readable.get_params()
-    grads = summed([readable.bptt(x, y) for x, y in zip(xs, ys, strict=True)])
+    grads = mean_per_token(readable, xs, ys)
     fast.sgd_step_batch(xs, ys, 0.1)
     for name, value in fast.get_params().items():
         np.testing.assert_allclose(value, before[name] - 0.1 * grads[name], rtol=1e-10, atol=1e-13)
@@ -176,7 +184,7 @@ def test_sgd_step_batch_clips_the_global_norm():
     readable, fast = pair()
     xs, ys = sentences(8, [8, 8, 5])
     before = readable.get_params()
-    grads = summed([readable.bptt(x, y) for x, y in zip(xs, ys, strict=True)])
+    grads = mean_per_token(readable, xs, ys)
     norm = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
     clipped = clip_gradients(grads, norm / 4)  # the readable model's own clipping rule
     fast.sgd_step_batch(xs, ys, 0.1, clip_norm=norm / 4)
@@ -212,7 +220,7 @@ def test_one_epoch_float32_batch_1_matches_readable_loss():
 
 
 def test_train_with_sgd_drives_minibatches():
-    """batch_size=4 through train_with_sgd: each step is the summed readable gradient."""
+    """batch_size=4 through train_with_sgd: each step is the readable mean-loss gradient."""
     readable = RNNNumpy(C, H, bptt_truncate=2, seed=2)
     fast = RNNNumpyFast(C, H, bptt_truncate=2, seed=2, dtype=np.float64)
     xs, ys = sentences(11, np.random.default_rng(1).integers(1, 12, 10))
@@ -222,10 +230,59 @@ def test_train_with_sgd_drives_minibatches():
     for _ in range(2):  # no shuffling: batches [0:4], [4:8], [8:10] in order
         for start in range(0, 10, 4):
             batch = range(start, min(start + 4, 10))
-            grads = summed([readable.bptt(xs[i], ys[i]) for i in batch])
+            grads = mean_per_token(readable, [xs[i] for i in batch], [ys[i] for i in batch])
             readable.set_params({k: v - 0.02 * grads[k] for k, v in readable.get_params().items()})
     for name, value in readable.get_params().items():
         np.testing.assert_allclose(fast.get_params()[name], value, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("clip_norm", [None, 0.05])
+@pytest.mark.parametrize(
+    "make", [lambda: Adam(0.01), lambda: Momentum(0.3, nesterov=True)], ids=["adam", "nesterov"]
+)
+def test_step_batch_is_the_optimizer_on_the_readable_mean_loss_gradient(make, clip_norm):
+    """Three steps of step_batch against the same optimiser fed the readable model's
+    gradients (summed bptt / tokens, clipped by the readable rule) by hand."""
+    readable, fast = pair(bptt_truncate=3)
+    optimizer, reference = make(), make()
+    params = readable.get_params()
+    for seed in range(3):
+        xs, ys = sentences(20 + seed, [5, 8, 2])
+        readable.set_params(params)
+        grads = mean_per_token(readable, xs, ys)
+        if clip_norm is not None:
+            grads = clip_gradients(grads, clip_norm)
+        reference.update(params, grads)
+        fast.step_batch(xs, ys, optimizer, clip_norm=clip_norm)
+    for name, value in fast.get_params().items():
+        np.testing.assert_allclose(value, params[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    assert optimizer.t == 3
+    for key, value in reference.state_dict().items():
+        if key != "name":
+            np.testing.assert_allclose(optimizer.state_dict()[key], value, rtol=1e-9, atol=1e-12)
+
+
+def test_step_batch_with_plain_sgd_is_sgd_step_batch():
+    """Plain SGD takes the fused path; it is the same step as SGD.update on the gradients."""
+    readable, fast = pair()
+    xs, ys = sentences(24, [6, 3, 7])
+    optimizer, params = SGD(0.2), readable.get_params()
+    SGD(0.2).update(params, clip_gradients(mean_per_token(readable, xs, ys), 0.5))
+    fast.step_batch(xs, ys, optimizer, clip_norm=0.5)
+    for name, value in fast.get_params().items():
+        np.testing.assert_allclose(value, params[name], rtol=1e-10, atol=1e-13)
+    assert optimizer.t == 1
+
+
+def test_one_learning_rate_for_any_batch_size():
+    """The mean, not the sum: the same sentence twice steps exactly as it does once."""
+    _, once = pair()
+    _, twice = pair()
+    (x,), (y,) = sentences(25, [7])
+    once.sgd_step_batch([x], [y], 0.3)
+    twice.sgd_step_batch([x, x], [y, y], 0.3)
+    for name, value in once.get_params().items():
+        np.testing.assert_allclose(twice.get_params()[name], value, rtol=1e-12, atol=1e-15)
 
 
 # --- parameters and checkpoints ---------------------------------------------------------------

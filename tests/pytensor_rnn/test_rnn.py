@@ -228,29 +228,36 @@ def test_float32_batched_step_stays_float32_and_close_to_float64():
         assert_same(value, reference.get_params()[name], rtol=1e-5)
 
 
-def test_train_with_sgd_drives_the_batched_path_like_the_numpy_fast_path(shared_model):
+def test_train_with_sgd_drives_the_batched_path_with_the_numpy_fast_gradients(shared_model):
+    """Each step of train_with_sgd(batch_size=4) subtracts the numpy fast path's gradient of
+    the batch's summed loss: PyTensor's batched steps follow the sum (RNNNumpyFast's own
+    sgd_step_batch follows the mean per token, so it is given the gradients by hand)."""
     shared_model.bptt_truncate = 4
     fast = RNNNumpyFast(C, H, bptt_truncate=4, dtype=np.float64)
     fast.set_params(strong_weights(12))
     shared_model.set_params(strong_weights(12))
     X, Y = sentences(12, [9, 10, LONG, 12, 10, 9, 12, 11])  # two batches of 4 per epoch
     X_val, Y_val = sentences(13, [9, 10, LONG])
-    for model in (shared_model, fast):
-        history = train_with_sgd(
-            model,
-            X,
-            Y,
-            learning_rate=0.01,
-            nepoch=2,
-            evaluate_loss_after=1,
-            batch_size=4,
-            X_val=X_val,
-            y_val=Y_val,
-            progress=False,
-        )
+    history = train_with_sgd(
+        shared_model,
+        X,
+        Y,
+        learning_rate=0.01,
+        nepoch=2,
+        evaluate_loss_after=1,
+        batch_size=4,
+        X_val=X_val,
+        y_val=Y_val,
+        progress=False,
+    )
+    for epoch in range(2):  # no shuffling: batches [0:4], [4:8] in order
+        rate = history.evaluations[epoch].learning_rate
+        for start in (0, 4):
+            grads = fast.bptt_batch(X[start : start + 4], Y[start : start + 4])
+            fast.set_params({k: v - rate * grads[k] for k, v in fast.get_params().items()})
     for name, value in shared_model.get_params().items():
         assert_same(value, fast.get_params()[name])
-    assert len(history.losses) == 3
+    assert len(history.losses) == 3 and history.step_loss == "sum per batch"
 
 
 def test_generate_sentence_samples_the_same_words_as_numpy(pair):

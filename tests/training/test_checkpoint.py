@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,9 @@ import pytest
 
 import rnnlib
 from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
-from rnnlib.numpy_rnn.readable import RNNNumpy
+from rnnlib.numpy_rnn import RNNNumpy
 from rnnlib.training.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from rnnlib.training.optimizers import Adam
 
 WORDS = [SENTENCE_START, SENTENCE_END, "the", "cat", "sat", "on", "mat", UNKNOWN_TOKEN]
 
@@ -47,6 +49,24 @@ def test_round_trip_keeps_everything(tmp_path, trained):
     np.testing.assert_array_equal(
         loaded.model.forward_propagation(x)[0], model.forward_propagation(x)[0]
     )
+
+
+def test_optimizer_state_round_trips_without_pickle(tmp_path, trained):
+    model, _ = trained
+    optimizer = Adam(0.01)
+    optimizer.update(model.get_params(), model.bptt([0, 2, 3], [2, 3, 1]))
+    state = optimizer.state_dict()
+    path = save_checkpoint(tmp_path / "m.npz", model, optimizer_state=state)
+    loaded = load_checkpoint(path).optimizer_state  # read with allow_pickle=False
+    assert loaded.keys() == state.keys()
+    for key, value in state.items():
+        assert loaded[key].dtype != object
+        np.testing.assert_array_equal(loaded[key], value)
+    assert load_checkpoint(save_checkpoint(tmp_path / "n.npz", model)).optimizer_state is None
+    with pytest.raises(CheckpointError, match=r"missing optimizer state keys \['m/U'\]"):
+        load_checkpoint(rewrite(path, tmp_path / "bad.npz", lambda a, m: a.pop("optimizer/m/U")))
+    with pytest.raises(TypeError, match="optimizer state 'x'"):
+        save_checkpoint(tmp_path / "o.npz", model, optimizer_state={"x": {"a": 1}})
 
 
 def test_load_model_builds_the_saved_size_by_itself(tmp_path):
@@ -143,10 +163,17 @@ def test_truncated_file(tmp_path, good):
         broken.write_bytes(data[:cut])
         with pytest.raises(CheckpointError, match=f"cut{cut}.npz"):
             load_checkpoint(broken)
-    # Flipped bytes inside the stored arrays: the zip's CRC check catches them.
+    # Flipped bytes inside a stored array (U's numbers): the zip's CRC check catches them.
+    with zipfile.ZipFile(good) as archive:
+        member = archive.getinfo("param/U.npy")
+    header = data[member.header_offset : member.header_offset + 30]
+    name_length, extra_length = (
+        int.from_bytes(header[26:28], "little"),
+        int.from_bytes(header[28:30], "little"),
+    )
+    start = member.header_offset + 30 + name_length + extra_length + member.compress_size // 2
     flipped = bytearray(data)
-    middle = len(data) // 2
-    flipped[middle : middle + 8] = bytes(255 - b for b in flipped[middle : middle + 8])
+    flipped[start : start + 8] = bytes(255 - b for b in flipped[start : start + 8])
     (tmp_path / "flipped.npz").write_bytes(bytes(flipped))
     with pytest.raises(CheckpointError, match="flipped.npz"):
         load_checkpoint(tmp_path / "flipped.npz")
@@ -218,10 +245,10 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
     ],
 )
 def test_checkpoints_written_before_the_layout_change_still_load(file, module, class_name):
-    """Files of rnnlib 0.1.0 name the old flat modules (rnnlib.numpy_rnn:RNNNumpy, ...)."""
+    """Files of rnnlib 0.1.0 name the old flat modules (rnnlib.numpy_rnn.readable:RNNNumpy, ...)."""
     with np.load(FIXTURES / file) as archive:
         assert ":" in (old_name := json.loads(str(archive["meta"]))["model_class"])
-    assert old_name.split(":")[0].count(".") == 1  # e.g. rnnlib.fast_rnn: the old layout
+    assert old_name.split(":")[0].count(".") == 1  # e.g. rnnlib.numpy_rnn.fast: the old layout
     checkpoint = load_checkpoint(FIXTURES / file)
     model_class = getattr(importlib.import_module(module), class_name)
     assert type(checkpoint.model) is model_class

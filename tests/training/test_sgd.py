@@ -10,8 +10,10 @@ import pytest
 
 from rnnlib.data.corpus import grammar_entropy, synthetic_corpus
 from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, Vocabulary, build_xy
-from rnnlib.numpy_rnn.readable import RNNNumpy
+from rnnlib.numpy_rnn import RNNNumpy
+from rnnlib.numpy_rnn.fast import RNNNumpyFast
 from rnnlib.training.checkpoint import load_checkpoint
+from rnnlib.training.optimizers import Adam, Momentum
 from rnnlib.training.sgd import (
     Evaluation,
     Halving,
@@ -55,6 +57,13 @@ class ScriptedModel:
 class BatchScriptedModel(ScriptedModel):
     def sgd_step_batch(self, xs, ys, learning_rate, clip_norm=None):
         self.steps.append(([int(x[0]) for x in xs], learning_rate, clip_norm))
+
+
+class OptimizerScriptedModel(BatchScriptedModel):
+    batch_loss = "mean of something"
+
+    def step_batch(self, xs, ys, optimizer, clip_norm=None):
+        self.steps.append(([int(x[0]) for x in xs], optimizer.learning_rate, clip_norm))
 
 
 def scripted_run(losses, **kwargs):
@@ -122,6 +131,60 @@ def test_minibatches_cover_each_epoch_once():
     assert sorted(sum(batches[:3], [])) == list(range(7))
     with pytest.raises(TypeError, match="sgd_step_batch"):
         scripted_run([1.0], nepoch=1, batch_size=2)
+
+
+def test_an_optimizer_steps_through_step_batch_and_its_rate_is_halved():
+    model = OptimizerScriptedModel([5.0, 6.0, 7.0])
+    adam = Adam(0.01)
+    history = train_with_sgd(
+        model,
+        X_IDS,
+        X_IDS,
+        nepoch=2,
+        evaluate_loss_after=1,
+        batch_size=2,
+        optimizer=adam,
+        progress=False,
+    )
+    assert [rate for _, rate, _ in model.steps] == [0.01] * 3 + [0.005] * 3
+    assert adam.learning_rate == 0.0025  # halved at both evaluations after epoch 0
+    assert [h.new_lr for h in history.halvings] == [0.005, 0.0025]
+    assert history.step_loss == "mean of something"  # the model's batch_loss
+    # By name, with the learning rate given to train_with_sgd; batch_size=1 still batches.
+    model = OptimizerScriptedModel([5.0, 4.0])
+    history = train_with_sgd(
+        model, X_IDS, X_IDS, 0.3, nepoch=1, optimizer="momentum", progress=False
+    )
+    assert model.steps[0] == ([0], 0.3, None) and len(model.steps) == N
+    assert history.step_loss == "mean of something"
+
+
+def test_which_loss_a_run_steps_on_is_recorded():
+    _, history = scripted_run([1.0], nepoch=0)
+    assert history.step_loss == "sum per sentence"  # the tutorial's sgd_step
+    model = BatchScriptedModel([1.0])
+    history = train_with_sgd(model, X_IDS, X_IDS, 0.1, nepoch=0, batch_size=2, progress=False)
+    assert history.step_loss == "sum per batch"  # a model that does not say otherwise
+    fast = RNNNumpyFast(12, 4)
+    x = [np.array([1, 2, 3])]
+    for batch_size, expected in ((1, "sum per sentence"), (2, "mean per target token")):
+        history = train_with_sgd(fast, x, x, nepoch=0, batch_size=batch_size, progress=False)
+        assert history.step_loss == expected
+
+
+def test_optimizer_arguments_are_checked():
+    with pytest.raises(TypeError, match="needs a model with step_batch; RNNNumpy has none"):
+        train_with_sgd(RNNNumpy(8, 4), X_IDS, X_IDS, optimizer="adam")
+    with pytest.raises(ValueError, match="give the learning rate to the optimizer"):
+        train_with_sgd(OptimizerScriptedModel(), X_IDS, X_IDS, 0.1, optimizer=Adam())
+    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'"):
+        train_with_sgd(OptimizerScriptedModel(), X_IDS, X_IDS, optimizer="adagrad")
+    with pytest.raises(TypeError, match="optimizer must be a name"):
+        train_with_sgd(OptimizerScriptedModel(), X_IDS, X_IDS, optimizer=object())
+    # Plain SGD by name on a model without step_batch: its own sgd_step at that rate.
+    model = ScriptedModel([1.0, 1.0])
+    train_with_sgd(model, X_IDS, X_IDS, 0.2, nepoch=1, optimizer="sgd", progress=False)
+    assert {rate for _, rate, _ in model.steps} == {0.2}
 
 
 def test_clip_norm_reaches_the_step_and_bounds_the_update():
@@ -247,17 +310,27 @@ def data():
     return [s[:-1] for s in sentences], [s[1:] for s in sentences]
 
 
-def straight_run(data, tmp_path, evaluate_loss_after):
-    model = RNNNumpy(12, 5, bptt_truncate=3, seed=7)
+RECIPES = {  # name -> (a fresh model, train_with_sgd options)
+    "sgd": (lambda seed=7: RNNNumpy(12, 5, bptt_truncate=3, seed=seed), {"learning_rate": 0.05}),
+    "adam": (
+        lambda seed=7: RNNNumpyFast(12, 5, bptt_truncate=3, seed=seed, dtype=np.float64),
+        {"learning_rate": 0.02, "optimizer": "adam", "batch_size": 2},
+    ),
+}
+
+
+def straight_run(data, tmp_path, evaluate_loss_after, recipe="sgd"):
+    make, options = RECIPES[recipe]
+    model = make()
     history = train_with_sgd(
         model,
         *data,
-        0.05,
         nepoch=4,
         evaluate_loss_after=evaluate_loss_after,
         shuffle_seed=5,
         checkpoint_path=tmp_path / "straight.npz",
         progress=False,
+        **options,
     )
     return model, history
 
@@ -268,29 +341,35 @@ def assert_same_run(model_a, history_a, model_b, history_b):
     assert history_a.to_dict() == history_b.to_dict()
 
 
+@pytest.mark.parametrize("recipe", list(RECIPES))
 @pytest.mark.parametrize("evaluate_loss_after", [1, 3])
-def test_resuming_continues_exactly_like_the_straight_run(data, tmp_path, evaluate_loss_after):
-    model, history = straight_run(data, tmp_path, evaluate_loss_after)
+def test_resuming_continues_exactly_like_the_straight_run(
+    data, tmp_path, evaluate_loss_after, recipe
+):
+    model, history = straight_run(data, tmp_path, evaluate_loss_after, recipe)
+    make, options = RECIPES[recipe]
     path = tmp_path / "half.npz"
     train_with_sgd(
-        RNNNumpy(12, 5, bptt_truncate=3, seed=7),
+        make(),
         *data,
-        0.05,
         nepoch=2,
         evaluate_loss_after=evaluate_loss_after,
         shuffle_seed=5,
         checkpoint_path=path,
         progress=False,
+        **options,
     )
     resumed, resumed_history = resume_training(path, *data, nepoch=4, progress=False)
     assert_same_run(model, history, resumed, resumed_history)
-    # The same through train_with_sgd(resume_from=...) into a freshly built model.
-    fresh = RNNNumpy(12, 5, bptt_truncate=3, seed=99)
+    # The same through train_with_sgd(resume_from=...) into a freshly built model; the
+    # optimiser is rebuilt from the checkpoint.
+    fresh = make(seed=99)
     fresh_history = train_with_sgd(
         fresh,
         *data,
         nepoch=4,
         evaluate_loss_after=evaluate_loss_after,
+        batch_size=options.get("batch_size", 1),
         resume_from=path,
         progress=False,
     )
@@ -352,6 +431,42 @@ def test_ctrl_c_in_the_middle_of_an_update_saves_a_state_that_resumes_exactly(da
     assert (state["epoch"], state["position"], state["examples_seen"]) == (1, 4, 13)
     resumed, resumed_history = resume_training(path, *data, progress=False)
     assert_same_run(model, history, resumed, resumed_history)
+
+
+def test_ctrl_c_during_an_adam_step_saves_the_moments_and_resumes_exactly(data, tmp_path):
+    model, history = straight_run(data, tmp_path, 1, "adam")
+    make, options = RECIPES["adam"]
+    interrupted = make()
+    calls = []
+
+    def step_hit_by_ctrl_c(self, xs, ys, optimizer, clip_norm=None):
+        calls.append(1)
+        RNNNumpyFast.step_batch(self, xs, ys, optimizer, clip_norm)
+        if len(calls) == 7:  # epoch 1, second batch: weights and moments moved, position not yet
+            signal.raise_signal(signal.SIGINT)
+
+    interrupted.step_batch = types.MethodType(step_hit_by_ctrl_c, interrupted)
+    path = tmp_path / "interrupted.npz"
+    with pytest.raises(KeyboardInterrupt):
+        train_with_sgd(
+            interrupted,
+            *data,
+            nepoch=4,
+            evaluate_loss_after=1,
+            shuffle_seed=5,
+            checkpoint_path=path,
+            progress=False,
+            **options,
+        )
+    checkpoint = load_checkpoint(path)
+    state = checkpoint.training_state
+    assert (state["epoch"], state["position"], state["examples_seen"]) == (1, 4, 13)
+    assert int(checkpoint.optimizer_state["t"]) == 7 and str(checkpoint.optimizer_state["name"])
+    resumed, resumed_history = resume_training(path, *data, progress=False)
+    assert_same_run(model, history, resumed, resumed_history)
+    assert resumed_history.step_loss == "mean per target token"
+    with pytest.raises(ValueError, match="state of a 'adam' optimiser, not of 'momentum'"):
+        resume_training(path, *data, optimizer=Momentum(), progress=False)
 
 
 def test_keyboard_interrupt_from_a_callback_saves_and_reraises(data, tmp_path):
