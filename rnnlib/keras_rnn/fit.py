@@ -22,7 +22,13 @@ import numpy as np
 from rnnlib.data.batching import length_batches
 from rnnlib.interface import check_learning_rate, check_positive_int, check_sentences
 from rnnlib.keras_rnn.layers import keras, precision
-from rnnlib.training.history import History, TrainingDiverged, evaluation_data, record_evaluation
+from rnnlib.training.history import (
+    History,
+    TrainingDiverged,
+    divergence,
+    evaluation_data,
+    record_evaluation,
+)
 
 OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam"}
 
@@ -106,13 +112,16 @@ class LossHistory(keras.callbacks.Callback):
 
     def record(self, loss: float) -> None:
         """Add one evaluated loss: halve the rate if it rose, then call the callbacks."""
-        if not math.isfinite(loss):
+        # The one divergence rule (NaN/inf, or above 1.5 log C), C = words or characters.
+        size = getattr(self.rnn_model, "word_dim", getattr(self.rnn_model, "vector_size", None))
+        reason = divergence(loss, size) if size else None if math.isfinite(loss) else "NaN/inf"
+        if reason is not None:
             if self._good_weights is not None:
                 self.model.set_weights(self._good_weights)
             self.model.stop_training = True
             raise TrainingDiverged(
-                f"the loss is {loss} after {self.epoch} epochs (learning rate "
-                f"{self.learning_rate:g}); the model holds the weights of the last finite "
+                f"training diverged: {reason} after {self.epoch} epochs (learning rate "
+                f"{self.learning_rate:g}); the model holds the weights of the last good "
                 "evaluation. Try a smaller learning rate.",
                 self.history,
                 self.epoch,

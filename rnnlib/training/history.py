@@ -97,6 +97,27 @@ class History:
         return cls(evaluations, halvings, step_loss)
 
 
+DIVERGED_FACTOR = 1.5  # a loss this many times log C is half as bad again as a uniform guess
+
+
+def divergence(loss: float, word_dim: int) -> str | None:
+    """Why `loss` means the run diverged (None if it did not): NaN/inf, or above 1.5 log C.
+
+    A model that knows nothing guesses uniformly and scores log C; one that has learned
+    anything scores below. A loss half as bad again as that guess is no training run,
+    even when it is finite (a huge learning rate can park the loss there).
+    """
+    if not math.isfinite(loss):
+        return f"the loss is {loss}"
+    limit = DIVERGED_FACTOR * math.log(word_dim)
+    if loss > limit:
+        return (
+            f"the loss is {loss:.4g} nats per word, above {DIVERGED_FACTOR} x log C = {limit:.4g} "
+            f"(a uniform guess over C = {word_dim} words scores {math.log(word_dim):.4g})"
+        )
+    return None
+
+
 def record_evaluation(
     history: History,
     loss: float,

@@ -17,7 +17,7 @@ Which loss a step follows (History.step_loss says it for every run):
   serves any batch size and sentence length. Models that do not say sum over the batch.
 """
 
-import math
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,6 +28,7 @@ from rnnlib.interface import (
     check_int_at_least,
     check_learning_rate,
     check_positive_int,
+    check_positive_number,
 )
 from rnnlib.training.checkpoint import load_checkpoint, save_checkpoint
 from rnnlib.training.history import (
@@ -35,6 +36,7 @@ from rnnlib.training.history import (
     Halving,
     History,
     TrainingDiverged,
+    divergence,
     evaluation_data,
     record_evaluation,
 )
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 
+UNLIMITED_EPOCHS = 10**9  # nepoch of a run that only a time budget stops
 SUMMED_PER_SENTENCE = "sum per sentence"  # History.step_loss of the tutorial's sgd_step
 SUMMED_PER_BATCH = "sum per batch"  # of a model that does not give its batch_loss
 
@@ -95,9 +98,10 @@ def train_with_sgd(
     X_train: Sequence,
     y_train: Sequence,
     learning_rate: float | None = None,
-    nepoch: int = 100,
+    nepoch: int | None = None,
     evaluate_loss_after: int = 5,
     *,
+    minutes: float | None = None,
     X_val=None,
     y_val=None,
     callbacks: Sequence[Callable] = (),
@@ -112,7 +116,12 @@ def train_with_sgd(
     resume_from=None,
     optimizer=None,
 ) -> History:
-    """Train `model` in place with SGD until `nepoch` epochs are done; return the History.
+    """Train `model` in place until `nepoch` epochs are done or `minutes` are spent; return the History.
+
+    `nepoch` defaults to 100, or, with a wall-clock budget `minutes` and no nepoch, to as
+    many epochs as the budget allows: the run stops at the first step after the budget is
+    spent (so "trained for the same time" is a setting; results then depend on the
+    machine's speed). The budget counts this call's time, evaluations included.
 
     `learning_rate` defaults to 0.005 (the tutorial's), or to the optimizer's own rate.
     `optimizer` ("sgd", "momentum", "adam", or an rnnlib.training.optimizers instance) steps with
@@ -127,9 +136,16 @@ def train_with_sgd(
     `shuffle_seed` (an int or a Generator) reshuffles the examples every epoch.
     `resume_from` (a path or a loaded Checkpoint) continues a checkpoint's run exactly: its weights, learning rate,
     history, position, shuffling state and optimizer state replace those given here.
-    Raises TrainingDiverged on a NaN/inf loss or parameters (the model is left at its last
-    good parameters); on KeyboardInterrupt a checkpoint is saved first, then it re-raises.
+    The model is always evaluated at the end, also when the last epoch is not an evaluation
+    epoch. Raises TrainingDiverged when an evaluated loss is NaN/inf or above 1.5 log C (half
+    as bad again as a uniform guess), or a step makes the parameters NaN/inf: the model is
+    left at its last good parameters. On KeyboardInterrupt a checkpoint is saved first,
+    then it re-raises.
     """
+    if minutes is not None:
+        minutes = check_positive_number(minutes, "minutes")
+    if nepoch is None:
+        nepoch = 100 if minutes is None else UNLIMITED_EPOCHS
     _check_arguments(
         X_train, y_train, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm
     )
@@ -158,7 +174,7 @@ def train_with_sgd(
     if state.optimizer is not None:
         state.optimizer.learning_rate = state.learning_rate  # the saved run's, when resumed
     state.history.step_loss = _step_loss(model, batch_size, state.optimizer)
-    settings = {"nepoch": nepoch, "evaluate_loss_after": evaluate_loss_after}
+    settings = {"nepoch": nepoch, "evaluate_loss_after": evaluate_loss_after, "minutes": minutes}
     settings.update(clip_norm=clip_norm, batch_size=batch_size, n_train=n)
     run = _Run(model, (X_train, y_train), eval_data, state, settings, callbacks)
     run.checkpoint_path, run.vocab = checkpoint_path, vocab
@@ -188,10 +204,15 @@ class _Run:
 
     def run(self, progress: bool) -> None:
         """The training loop under a progress bar; Ctrl-C saves a checkpoint, then re-raises."""
-        total, n = self.settings["nepoch"] * len(self.X), len(self.X)
+        minutes, n = self.settings["minutes"], len(self.X)
+        self.deadline = None if minutes is None else time.monotonic() + 60 * minutes
+        # A budget with no epoch count has no known end: the bar then counts examples only.
+        budget_only = self.settings["nepoch"] >= UNLIMITED_EPOCHS
+        total = None if budget_only else self.settings["nepoch"] * n
         self.log = progress
         with tqdm(total=total, disable=not progress, unit="example", desc="SGD") as self.bar:
-            self.bar.update(min(self.state.epoch * n + self.state.position, total))  # resumed
+            done = self.state.epoch * n + self.state.position  # when resumed
+            self.bar.update(done if total is None else min(done, total))
             try:
                 self.train()
             except KeyboardInterrupt:
@@ -199,22 +220,59 @@ class _Run:
                 raise
 
     def train(self) -> None:
-        """Evaluate on schedule and train epoch by epoch until `nepoch` epochs are done."""
+        """Evaluate on schedule and train epoch by epoch until nepoch or the budget is done."""
         state, nepoch = self.state, self.settings["nepoch"]
         while True:
             if state.position == 0 and state.epoch % self.settings["evaluate_loss_after"] == 0:
                 self.evaluate()
-            if state.epoch >= nepoch:
+            if state.epoch >= nepoch or self.out_of_time():
                 break
             self.train_epoch()
+            if state.position < len(self.X):
+                break  # the budget ran out inside the epoch
             with hold_interrupts():
                 state.epoch, state.position, state.epoch_rng_state = state.epoch + 1, 0, None
-        if not self._evaluated(nepoch):
-            self.save()  # the end state, when the last epoch was not an evaluation epoch
+        if not self._evaluated(state.epoch):
+            self.check_end()  # the end state is always checked, on the schedule or not
+
+    def check_end(self) -> None:
+        """Apply the divergence rule to the final model, then save it.
+
+        Off the evaluation schedule, so it is not recorded and halves nothing: a run stopped
+        and resumed must take the same steps as one that never stopped.
+        """
+        loss = float(self.model.calculate_loss(*self.eval_data))
+        self.raise_if_diverged(loss)
+        self.save()
+
+    def raise_if_diverged(self, loss: float) -> None:
+        """TrainingDiverged, with the last good parameters restored, if `loss` says so."""
+        reason = divergence(loss, self.model.word_dim)
+        if reason is None:
+            return
+        state = self.state
+        if self.evaluated_params is not None:
+            self.model.set_params(self.evaluated_params)
+        raise TrainingDiverged(
+            f"training diverged: {reason} after {state.epoch} epochs (learning rate "
+            f"{state.learning_rate:g}); the model holds the parameters of the last good "
+            "evaluation. Try a smaller learning_rate, or clip_norm.",
+            state.history,
+            state.epoch,
+            state.examples_seen,
+        )
+
+    def out_of_time(self) -> bool:
+        """Whether the wall-clock budget (minutes=) is spent."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def _evaluated(self, epoch: int) -> bool:
         evaluations = self.state.history.evaluations
-        return bool(evaluations) and evaluations[-1].epoch == epoch
+        return (
+            bool(evaluations)
+            and evaluations[-1].epoch == epoch
+            and evaluations[-1].examples_seen == self.state.examples_seen
+        )
 
     def evaluate(self) -> None:
         """Evaluate the loss, halve the learning rate if it rose, save, call the callbacks."""
@@ -222,17 +280,7 @@ class _Run:
         if self._evaluated(state.epoch):
             return  # resumed right after this evaluation
         loss = float(self.model.calculate_loss(*self.eval_data))
-        if not math.isfinite(loss):
-            if self.evaluated_params is not None:
-                self.model.set_params(self.evaluated_params)
-            raise TrainingDiverged(
-                f"the loss is {loss} after {state.epoch} epochs (learning rate "
-                f"{state.learning_rate:g}); the model holds the parameters of the last "
-                "evaluation with a finite loss. Try a smaller learning_rate, or clip_norm.",
-                state.history,
-                state.epoch,
-                state.examples_seen,
-            )
+        self.raise_if_diverged(loss)
         self.evaluated_params = self.model.get_params()
         with hold_interrupts():
             state.learning_rate = record_evaluation(
@@ -258,6 +306,8 @@ class _Run:
             state.epoch_rng_state = state.rng_state()  # saved, to redraw `order` on resuming
             order = state.rng.permutation(n)
         for start in range(state.position, n, batch_size):
+            if self.out_of_time():
+                return
             batch = order[start : start + batch_size]
             with hold_interrupts():
                 self.step(batch)

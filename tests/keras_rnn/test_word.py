@@ -355,3 +355,21 @@ def test_a_keras_file_written_before_the_layout_change_still_loads():
     for name, value in fresh.get_params().items():
         np.testing.assert_array_equal(loaded.get_params()[name], value)
     assert len(loaded.vocab) == 12 and loaded.vocab.index_to_word[2] == "w0"
+
+
+def test_keras_fit_stops_on_the_same_divergence_rule_as_train_with_sgd():
+    """A finite loss above 1.5 log C stops Keras' loop too, with the last good weights back."""
+    model = KerasRNN(10, hidden_dim=3, seed=1)  # C = 10: 1.5 log C = 3.45
+    model.compile("sgd", 0.1)
+    losses = iter([2.0, 5.0])
+    tracker = LossHistory(lambda: next(losses), 4, model=model)
+    tracker.set_model(model.logits_model)
+    tracker.on_train_begin()
+    good = [np.array(v.value) for v in model.logits_model.weights]
+    for variable in model.logits_model.weights:  # what a wild step would leave behind
+        variable.assign(np.full(variable.shape, 7.0, dtype=variable.dtype))
+    with pytest.raises(TrainingDiverged, match=r"above 1.5 x log C = 3.454"):
+        tracker.on_epoch_end(0)
+    for variable, value in zip(model.logits_model.weights, good, strict=True):
+        np.testing.assert_array_equal(np.array(variable.value), value)
+    assert tracker.history.losses == [2.0]

@@ -31,7 +31,7 @@ class ScriptedModel:
     """Loss values come from a script and every step is recorded: the loop's logic is all
     that is under test."""
 
-    word_dim = 10
+    word_dim = 1000  # 1.5 log C = 10.4: the scripted losses stay below the divergence line
 
     def __init__(self, losses=()):
         self.losses = list(losses)
@@ -93,7 +93,7 @@ def test_learning_rate_halves_exactly_when_the_loss_rises():
 def test_evaluations_follow_the_schedule_and_callbacks_fire_once_each():
     seen = []
     model, history = scripted_run(
-        [3.0, 2.0, 1.0],
+        [3.0, 2.0, 1.0, 0.5],  # the last for the final check after epoch 5
         nepoch=5,
         evaluate_loss_after=2,
         callbacks=[lambda m, h: seen.append((m, h, len(h.evaluations)))],
@@ -114,9 +114,9 @@ def test_loss_is_evaluated_on_the_validation_set_when_given():
 
 
 def test_examples_in_order_or_shuffled_by_the_seed():
-    model, _ = scripted_run([1.0, 1.0], nepoch=3, evaluate_loss_after=2)
+    model, _ = scripted_run([1.0, 1.0, 1.0], nepoch=3, evaluate_loss_after=2)
     assert [i for i, _, _ in model.steps] == list(range(N)) * 3
-    model, _ = scripted_run([1.0, 1.0], nepoch=3, evaluate_loss_after=2, shuffle_seed=11)
+    model, _ = scripted_run([1.0, 1.0, 1.0], nepoch=3, evaluate_loss_after=2, shuffle_seed=11)
     rng = np.random.default_rng(11)
     expected = [i for _ in range(3) for i in rng.permutation(N)]
     assert [i for i, _, _ in model.steps] == expected
@@ -188,7 +188,7 @@ def test_optimizer_arguments_are_checked():
 
 
 def test_clip_norm_reaches_the_step_and_bounds_the_update():
-    model, _ = scripted_run([1.0], nepoch=1, clip_norm=2.5)
+    model, _ = scripted_run([1.0, 1.0], nepoch=1, clip_norm=2.5)
     assert {c for _, _, c in model.steps} == {2.5}
     x, y = np.array([0, 3, 5, 2]), np.array([3, 5, 2, 1])
     grads = RNNNumpy(8, 4, seed=2).bptt(x, y)
@@ -527,3 +527,59 @@ def test_resuming_refuses_mismatches(data, tmp_path):
     save_checkpoint(tmp_path / "bare.npz", RNNNumpy(12, 5))
     with pytest.raises(ValueError, match="no training state"):
         resume_training(tmp_path / "bare.npz", *data)
+
+
+# --- the end of a run: divergence, the last evaluation, a time budget --------------------------
+
+
+def test_a_finite_loss_above_one_and_a_half_log_c_is_divergence():
+    # With C = 10, 1.5 log C = 3.45: a finite 5.0 after a good 2.0 is divergence.
+    class TenWords(ScriptedModel):
+        word_dim = 10
+
+    model = TenWords([2.0, 5.0])
+    with pytest.raises(TrainingDiverged, match=r"above 1.5 x log C = 3.454") as caught:
+        train_with_sgd(model, X_IDS, X_IDS, 0.1, nepoch=3, evaluate_loss_after=1, progress=False)
+    assert caught.value.epoch == 1 and caught.value.history.losses == [2.0]
+    assert model.w[0] == 0.0  # back to the parameters of the last good evaluation (epoch 0)
+    # Just below the line is training, not divergence.
+    history = train_with_sgd(TenWords([3.4, 3.45]), X_IDS, X_IDS, 0.1, 1, 1, progress=False)
+    assert history.losses == [3.4, 3.45]
+
+
+def test_the_last_epoch_is_always_checked():
+    # nepoch = 7 is not a multiple of evaluate_loss_after = 5: evaluations at epochs 0 and 5,
+    # then the final model is checked, off the schedule (not recorded: it halves nothing).
+    model, history = scripted_run([5.0, 4.0, 3.0], nepoch=7, evaluate_loss_after=5)
+    assert [e.epoch for e in history.evaluations] == [0, 5]
+    assert model.losses == []  # the third loss was asked for: the end was checked
+    # A divergence at that last evaluation is caught, not returned as a finished run.
+    with pytest.raises(TrainingDiverged, match="the loss is inf"):
+        scripted_run([5.0, 4.0, float("inf")], nepoch=7, evaluate_loss_after=5)
+
+
+def test_a_time_budget_stops_the_run_and_evaluates_where_it_stopped(monkeypatch):
+    import rnnlib.training.sgd as sgd
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(sgd.time, "monotonic", lambda: clock["now"])
+
+    class SlowModel(ScriptedModel):
+        def sgd_step(self, x, y, learning_rate, clip_norm=None):
+            super().sgd_step(x, y, learning_rate, clip_norm)
+            clock["now"] += 7.0  # each step takes 7 s of the (fake) wall clock
+
+    model = SlowModel([5.0, 4.5, 4.0])
+    history = train_with_sgd(
+        model, X_IDS, X_IDS, 0.1, minutes=1, evaluate_loss_after=1, progress=False
+    )
+    # 60 s allow 9 steps (the 9th starts at 56 s): epoch 0 (5 steps), then 4 of epoch 1.
+    assert len(model.steps) == 9
+    assert [(e.epoch, e.examples_seen) for e in history.evaluations] == [(0, 0), (1, 5)]
+    assert model.losses == []  # and the model where it stopped was checked
+    with pytest.raises(ValueError, match="minutes must be a positive number, got 0"):
+        train_with_sgd(ScriptedModel([1.0]), X_IDS, X_IDS, minutes=0, progress=False)
+    # nepoch and minutes together: whichever comes first.
+    model = SlowModel([5.0, 4.0])
+    train_with_sgd(model, X_IDS, X_IDS, 0.1, nepoch=1, minutes=60, progress=False)
+    assert len(model.steps) == N
