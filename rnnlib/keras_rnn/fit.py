@@ -15,12 +15,18 @@ and reports is exactly `calculate_loss`'s cross-entropy per word.
 """
 
 import math
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from rnnlib.data.batching import length_batches
-from rnnlib.interface import check_learning_rate, check_positive_int, check_sentences
+from rnnlib.interface import (
+    check_learning_rate,
+    check_positive_int,
+    check_positive_number,
+    check_sentences,
+)
 from rnnlib.keras_rnn.layers import keras, precision
 from rnnlib.training.history import (
     History,
@@ -31,6 +37,7 @@ from rnnlib.training.history import (
 )
 
 OPTIMIZERS = {"sgd": "SGD", "rmsprop": "RMSprop", "adam": "Adam"}
+clock = time.monotonic  # what a time budget is measured with (a test can stand in for it)
 
 
 class ShuffledBatches(keras.utils.PyDataset):
@@ -92,6 +99,7 @@ class LossHistory(keras.callbacks.Callback):
         self.epoch = last.epoch if last else 0
         self.examples_seen = last.examples_seen if last else 0
         self._good_weights = None  # the Keras weights at the last finite evaluation
+        self._batches = 0  # batches run in the current epoch
 
     @property
     def learning_rate(self) -> float:
@@ -104,10 +112,15 @@ class LossHistory(keras.callbacks.Callback):
         if not (evaluations and evaluations[-1].epoch == self.epoch):
             self.record(float(self.evaluate()))
 
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch += 1
-        self.examples_seen += self.examples_per_epoch
-        if self.epoch % self.evaluate_loss_after == 0:
+        # An epoch cut short by a time budget counts the share of its batches it ran.
+        steps = (self.params or {}).get("steps") or self._batches or 1
+        self.examples_seen += round(self.examples_per_epoch * min(1.0, self._batches / steps))
+        self.epoch, self._batches = self.epoch + 1, 0
+        if self.epoch % self.evaluate_loss_after == 0 or self.model.stop_training:
             self.record(float(self.evaluate()))
 
     def record(self, loss: float) -> None:
@@ -138,13 +151,30 @@ class LossHistory(keras.callbacks.Callback):
             callback(self.rnn_model, self.history)
 
 
+class Deadline(keras.callbacks.Callback):
+    """Stop Keras' fit at the first batch that ends after `minutes` of wall-clock time."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = 60.0 * minutes
+        self.start = None
+
+    def on_train_begin(self, logs=None):
+        self.start = clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if clock() - self.start >= self.seconds:
+            self.model.stop_training = True
+
+
 def fit_with_halving(
     keras_model,
     batches: ShuffledBatches,
     evaluate: Callable[[], float],
     n_examples: int,
-    nepoch: int,
+    nepoch: int | None,
     *,
+    minutes: float | None = None,
     evaluate_loss_after: int = 1,
     history: History | None = None,
     callbacks: Sequence[Callable] = (),
@@ -152,7 +182,17 @@ def fit_with_halving(
     halve_on_rise: bool = True,
     verbose="auto",
 ) -> History:
-    """Keras' fit for `nepoch` epochs with LossHistory; return the History it filled."""
+    """Keras' fit for `nepoch` epochs or `minutes` of wall-clock time, with LossHistory.
+
+    Returns the History it filled. With `minutes` and no nepoch, fit runs until the time
+    is spent; the model is evaluated where it stopped.
+    """
+    if minutes is not None:
+        minutes = check_positive_number(minutes, "minutes")
+    if nepoch is None:
+        if minutes is None:
+            raise ValueError("give nepoch, minutes or both")
+        nepoch = 10**6  # the time budget ends the run
     check_positive_int(nepoch, "nepoch")
     tracker = LossHistory(
         evaluate,
@@ -165,7 +205,8 @@ def fit_with_halving(
     )
     # shuffle=False: our batches are already shuffled by a seeded Generator; Keras would
     # reshuffle them with Python's global random state and break reproducibility.
-    keras_model.fit(batches, epochs=nepoch, callbacks=[tracker], verbose=verbose, shuffle=False)
+    callbacks = [tracker] if minutes is None else [Deadline(minutes), tracker]
+    keras_model.fit(batches, epochs=nepoch, callbacks=callbacks, verbose=verbose, shuffle=False)
     return tracker.history
 
 
@@ -202,7 +243,7 @@ def fit(
     model,
     X,
     Y,
-    nepoch: int = 1,
+    nepoch: int | None = 1,
     batch_size: int = 32,
     learning_rate: float = 0.001,
     optimizer: str = "rmsprop",
@@ -214,8 +255,11 @@ def fit(
     history: History | None = None,
     shuffle_seed: int = 0,
     verbose="auto",
+    minutes: float | None = None,
 ) -> History:
     """Train a word model with Keras' fit; evaluate, halve the rate, call cb(model, history).
+
+    With `minutes` (and nepoch=None), train for that much wall-clock time instead.
 
     The loss is evaluated (on X_val/y_val when given) before the first epoch and after
     every `evaluate_loss_after` epochs, as train_with_sgd does; pass the History of an
@@ -244,6 +288,7 @@ def fit(
             lambda: model.calculate_loss(eval_X, eval_Y),
             len(pairs),
             nepoch,
+            minutes=minutes,
             evaluate_loss_after=evaluate_loss_after,
             history=history,
             callbacks=callbacks,

@@ -373,3 +373,27 @@ def test_keras_fit_stops_on_the_same_divergence_rule_as_train_with_sgd():
     for variable, value in zip(model.logits_model.weights, good, strict=True):
         np.testing.assert_array_equal(np.array(variable.value), value)
     assert tracker.history.losses == [2.0]
+
+
+def test_keras_fit_trains_for_a_time_budget(monkeypatch):
+    from rnnlib.keras_rnn import fit as keras_fit
+
+    clock = {"now": 0.0}
+
+    def tick():  # every look at the clock moves it 10 s on: one look per batch and per start
+        clock["now"] += 10.0
+        return clock["now"]
+
+    monkeypatch.setattr(keras_fit, "clock", tick)
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 10, 5) for _ in range(12)]
+    Y = [rng.integers(0, 10, 5) for _ in range(12)]
+    model = KerasRNN(10, hidden_dim=3, seed=0)
+    history = model.fit(X, Y, nepoch=None, minutes=1, batch_size=4, verbose=0)
+    # 3 batches an epoch; the clock passes 60 s at the 6th batch: two epochs, both evaluated.
+    assert [e.epoch for e in history.evaluations] == [0, 1, 2]
+    assert [e.examples_seen for e in history.evaluations] == [0, 12, 24]
+    with pytest.raises(ValueError, match="give nepoch, minutes or both"):
+        model.fit(X, Y, nepoch=None, verbose=0)
+    with pytest.raises(ValueError, match="minutes must be a positive number"):
+        model.fit(X, Y, nepoch=None, minutes=-1, verbose=0)
