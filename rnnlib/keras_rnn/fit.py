@@ -120,6 +120,7 @@ class LossHistory(keras.callbacks.Callback):
         steps = (self.params or {}).get("steps") or self._batches or 1
         self.examples_seen += round(self.examples_per_epoch * min(1.0, self._batches / steps))
         self.epoch, self._batches = self.epoch + 1, 0
+        self.history.examples_seen = self.examples_seen
         if self.epoch % self.evaluate_loss_after == 0 or self.model.stop_training:
             self.record(float(self.evaluate()))
 

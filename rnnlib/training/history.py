@@ -62,6 +62,7 @@ class History:
     # The loss each step followed, e.g. "sum per sentence" or "mean per target token"
     # (train_with_sgd says which runs use which); "" when the trainer did not say.
     step_loss: str = ""
+    examples_seen: int = 0  # examples trained on by the end of the run so far
 
     @property
     def losses(self) -> list[float]:
@@ -79,6 +80,7 @@ class History:
             "evaluations": [list(e) for e in self.evaluations],
             "halvings": [list(h) for h in self.halvings],
             "step_loss": self.step_loss,
+            "examples_seen": self.examples_seen,
         }
 
     @classmethod
@@ -92,9 +94,10 @@ class History:
                 Halving(int(a), int(b), float(c), float(d)) for a, b, c, d in data["halvings"]
             ]
             step_loss = str(data.get("step_loss", ""))  # absent in older checkpoints
+            examples_seen = int(data.get("examples_seen", 0))
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a training history (History.to_dict): {e!r}") from e
-        return cls(evaluations, halvings, step_loss)
+        return cls(evaluations, halvings, step_loss, examples_seen)
 
 
 DIVERGED_FACTOR = 1.5  # a loss this many times log C is half as bad again as a uniform guess

@@ -314,6 +314,7 @@ class _Run:
                 self.step(batch)
                 state.position = start + len(batch)
                 state.examples_seen += len(batch)
+                state.history.examples_seen = state.examples_seen
             self.bar.update(len(batch))
 
     def step(self, batch: np.ndarray) -> None:

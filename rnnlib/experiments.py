@@ -1,0 +1,157 @@
+"""The series' models side by side: each trained for the same time, scored on one split (notebook 8).
+
+`train_for` trains any word-level model of the series (NumPy, PyTensor, Keras) for a
+wall-clock budget on the benchmark split's training part, and returns a `Trained` record:
+parameters, seconds, words per second, its History and its validation score. The test
+part is scored only when asked, once, at the end (`Trained.test`).
+
+`truncation_experiment` is the learning-side counterpart of the BPTT explorer: the same
+small RNN trained on the long-range language with bptt_truncate below and above the
+dependency's distance, beside the exact entropy.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnlib.data.benchmark import BenchmarkSplit
+from rnnlib.data.long_range import LongRangeLanguage
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, Vocabulary, build_xy
+from rnnlib.evaluation import Score, score
+from rnnlib.numpy_rnn import RNNNumpyFast
+from rnnlib.training.history import History
+from rnnlib.training.sgd import train_with_sgd
+
+
+def parameter_count(model) -> int:
+    """Trained numbers in a model: its weights, not an optimiser's running averages."""
+    names = getattr(model, "WEIGHT_NAMES", None)  # GRUPyTensor also holds RMSprop caches
+    params = model.get_params()
+    return int(sum(np.size(params[name]) for name in (names or params)))
+
+
+@dataclass
+class Trained:
+    """One model trained for a budget: what it cost and how good it got."""
+
+    name: str
+    model: object
+    seconds: float  # wall-clock time of the training call, evaluations included
+    words_per_second: float  # predicted words trained on per second of that time
+    history: History
+    validation: Score
+    split: BenchmarkSplit = field(repr=False)
+    test_score: Score | None = None
+
+    @property
+    def parameters(self) -> int:
+        """The model's parameter count."""
+        return parameter_count(self.model)
+
+    def test(self) -> Score:
+        """The test score: computed once, when first asked, and kept."""
+        if self.test_score is None:
+            self.test_score = score(self.model, self.split, "test")
+        return self.test_score
+
+
+def train_for(name: str, model, split: BenchmarkSplit, minutes: float, **options) -> Trained:
+    """Train `model` on split.train for `minutes` (validation loss on the way); score it.
+
+    Keras word models train with their own fit loop (options: optimizer, learning_rate,
+    batch_size, ...); every other model with train_with_sgd (options: learning_rate,
+    optimizer, batch_size, clip_norm, shuffle_seed, evaluate_loss_after, ...).
+    """
+    train, validation = split.train, split.validation
+    start = time.perf_counter()
+    if hasattr(model, "keras_model"):
+        history = model.fit(
+            train.X, train.y, nepoch=None, minutes=minutes,
+            X_val=validation.X, y_val=validation.y, verbose=0, **options,
+        )  # fmt: skip
+    else:
+        history = train_with_sgd(
+            model, train.X, train.y, minutes=minutes,
+            X_val=validation.X, y_val=validation.y, progress=False, **options,
+        )  # fmt: skip
+    seconds = time.perf_counter() - start
+    examples = history.examples_seen
+    words_per_sentence = sum(len(y) for y in train.y) / len(train.y)
+    return Trained(
+        name=name,
+        model=model,
+        seconds=seconds,
+        words_per_second=examples * words_per_sentence / seconds,
+        history=history,
+        validation=score(model, split, "validation"),
+        split=split,
+    )
+
+
+def comparison_table(rows: list[dict]) -> str:
+    """A Markdown table from rows of {column: value}; floats get sensible rounding."""
+
+    def show(value) -> str:
+        if isinstance(value, float):
+            if math.isnan(value):
+                return "–"
+            return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(show(row[c]) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- the long-range experiment ----------------------------------------------------------------
+
+
+def long_range_data(language: LongRangeLanguage, n_train: int, n_val: int, seed: int = 0):
+    """(vocab, X, y, X_val, y_val) of `language`: sentences wrapped in the markers, encoded."""
+    wrap = [[SENTENCE_START, *words, SENTENCE_END] for words in language.sample(n_train, seed)]
+    val = [[SENTENCE_START, *words, SENTENCE_END] for words in language.sample(n_val, seed + 1)]
+    vocab = Vocabulary.build(wrap, len(language.words) + 3)
+    X, y = build_xy(vocab.encode(s) for s in wrap)
+    X_val, y_val = build_xy(vocab.encode(s) for s in val)
+    return vocab, X, y, X_val, y_val
+
+
+def truncation_experiment(
+    language: LongRangeLanguage,
+    truncations,
+    hidden_dim: int = 16,
+    n_train: int = 1000,
+    n_val: int = 300,
+    nepoch: int = 40,
+    seed: int = 2,
+) -> list[dict]:
+    """Validation loss of the same RNN for each bptt_truncate, beside the exact floors.
+
+    Each row: bptt_truncate, loss, the exact entropy, the best loss within the window
+    (window_floor), history and seconds. Batched steps follow the mean loss per word, so
+    the rate is large; the clip on the mean gradient's norm keeps the first steps small.
+    """
+    vocab, X, y, X_val, y_val = long_range_data(language, n_train, n_val, seed)
+    rows = []
+    for k in truncations:
+        start = time.perf_counter()
+        model = RNNNumpyFast(len(vocab), hidden_dim, bptt_truncate=k, seed=seed, dtype=np.float64)
+        history = train_with_sgd(
+            model, X, y, 7.0, nepoch=nepoch, evaluate_loss_after=max(1, nepoch // 8),
+            X_val=X_val, y_val=y_val, batch_size=16, clip_norm=0.05, shuffle_seed=seed,
+            progress=False,
+        )  # fmt: skip
+        rows.append({
+            "bptt_truncate": k,
+            "loss": model.calculate_loss(X_val, y_val),
+            "exact entropy": language.entropy_per_token,
+            "window_floor": language.window_entropy(k) if k >= 0 else language.entropy_per_token,
+            "history": history,
+            "seconds": time.perf_counter() - start,
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,55 @@
+"""Side-by-side training helpers: parameter counts in closed form, budgets, the long-range rows."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rnnlib.data.benchmark import benchmark_split
+from rnnlib.data.long_range import LongRangeLanguage
+from rnnlib.evaluation import score
+from rnnlib.experiments import comparison_table, parameter_count, train_for, truncation_experiment
+from rnnlib.numpy_rnn import RNNNumpy, RNNNumpyFast
+
+
+def test_parameter_count_is_the_closed_form():
+    C, H = 50, 7
+    assert parameter_count(RNNNumpy(C, H)) == 2 * C * H + H * H  # U, V and W
+    from rnnlib.pytensor_rnn import GRUPyTensor
+
+    # E (H, C), U and W (6, H, H), b (6, H), V (C, H), c (C,); its RMSprop caches excluded.
+    gru = GRUPyTensor(C, H)
+    assert parameter_count(gru) == H * C + 2 * 6 * H * H + 6 * H + C * H + C
+    assert len(gru.get_params()) > len(gru.WEIGHT_NAMES)
+
+
+def test_train_for_a_budget_scores_on_validation_and_keeps_test_for_later():
+    split = benchmark_split().prefix(train=300, validation=100, test=100)
+    model = RNNNumpyFast(len(split.vocab), 8, seed=0)
+    trained = train_for(
+        "fast", model, split, minutes=0.1, optimizer="adam", batch_size=16, evaluate_loss_after=1
+    )
+    assert trained.validation == score(model, split, "validation")
+    assert trained.validation.loss < math.log(len(split.vocab))  # it learned something
+    assert trained.seconds >= 0.1 * 60 and trained.words_per_second > 0
+    assert trained.test_score is None  # not looked at until asked
+    assert trained.test() is trained.test() and trained.test().split == "test[:100]"
+    assert trained.parameters == parameter_count(model)
+
+
+def test_comparison_table_rounds_and_aligns():
+    table = comparison_table([{"model": "a", "params": 12345, "ppl": 106.23, "loss": 4.6651}])
+    assert table.splitlines() == [
+        "| model | params | ppl | loss |",
+        "|---|---|---|---|",
+        "| a | 12,345 | 106.2 | 4.665 |",
+    ]
+
+
+def test_truncation_experiment_rows_carry_the_exact_floors():
+    language = LongRangeLanguage(4, 3)
+    rows = truncation_experiment(language, [1, -1], hidden_dim=4, n_train=60, n_val=30, nepoch=2)
+    assert [r["bptt_truncate"] for r in rows] == [1, -1]
+    assert rows[0]["window_floor"] == pytest.approx(language.window_entropy(1))
+    assert rows[1]["window_floor"] == rows[1]["exact entropy"] == language.entropy_per_token
+    assert all(np.isfinite(r["loss"]) and r["loss"] > r["exact entropy"] * 0.9 for r in rows)
