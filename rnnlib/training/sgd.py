@@ -19,6 +19,7 @@ from rnnlib.interface import (
     check_int_at_least,
     check_learning_rate,
     check_positive_int,
+    check_seed_or_generator,
 )
 from rnnlib.training.checkpoint import load_checkpoint, save_checkpoint
 from rnnlib.training.history import (
@@ -88,6 +89,7 @@ def train_with_sgd(
     _check_arguments(
         X_train, y_train, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm
     )
+    check_seed_or_generator(shuffle_seed, "shuffle_seed")
     eval_data = evaluation_data(X_train, y_train, X_val, y_val)
     if batch_size > 1 and not hasattr(model, "sgd_step_batch"):
         raise TypeError(
