@@ -19,11 +19,12 @@ from rnnlib.interface import (
 )
 from rnnlib.keras_rnn.fit import ShuffledBatches, fit_with_halving
 from rnnlib.keras_rnn.layers import OneHot, keras
-from rnnlib.keras_rnn.saving import load_keras, read_rnnlib_info, save_keras
+from rnnlib.keras_rnn.saving import check_info, load_weights, read_rnnlib_info, save_keras
 from rnnlib.sampling import sample_index
 from rnnlib.training.history import History, evaluation_data
 
-# The two constructor arguments that size the network.
+# What RNNKeras.config() holds, and the two keys that size the network.
+CONFIG_KEYS = ("sentence_len", "vector_size", "hidden_dim", "chars", "learning_rate", "seed")
 SIZES = ("vector_size", "hidden_dim")
 
 PAD_ID = -1  # left padding of a context shorter than the window; masked inside the model
@@ -322,8 +323,12 @@ class RNNKeras:
     def load(cls, path) -> "RNNKeras":
         """A model saved by `save`, weights, optimizer state and character table included."""
         info = read_rnnlib_info(path)
-        if info.get("class") != "RNNKeras":
-            raise ValueError(f"{path} holds a {info.get('class')!r}, not an RNNKeras")
-        model = cls(**info["config"])  # validates the saved config
-        model.model = load_keras(path, "float32")  # replaces the fresh weights
+        _, config = check_info(path, info, {"RNNKeras": cls}, CONFIG_KEYS, SIZES)
+        try:
+            model = cls(**config)  # checks every value before building anything
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: cannot build RNNKeras(**{config}): {e}") from e
+        # Built now, so that the saved optimizer state has variables to load into.
+        model.model.optimizer.build(model.model.trainable_variables)
+        load_weights(model.model, path)
         return model
