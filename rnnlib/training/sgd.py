@@ -74,6 +74,7 @@ def train_with_sgd(
     history: History | None = None,
     start_epoch: int = 0,
     resume_from=None,
+    run_info: dict | None = None,
 ) -> History:
     """Train `model` in place with SGD until `nepoch` epochs are done; return the History.
 
@@ -83,6 +84,8 @@ def train_with_sgd(
     `shuffle_seed` (an int or a Generator) reshuffles the examples every epoch.
     `resume_from` (a path or a loaded Checkpoint) continues a checkpoint's run exactly: its weights, learning rate,
     history, position and shuffling state replace those given here.
+    `run_info` (JSON-safe) is saved in every checkpoint's training state as "run" (the CLI
+    keeps its data options there); a resumed run keeps the saved one unless given anew.
     Raises TrainingDiverged on a NaN/inf loss or parameters (the model is left at its last
     good parameters); on KeyboardInterrupt a checkpoint is saved first, then it re-raises.
     """
@@ -105,8 +108,9 @@ def train_with_sgd(
             )
         state, saved_vocab = state_from_checkpoint(resume_from, model, n)
         vocab = vocab if vocab is not None else saved_vocab
+        state.run = run_info if run_info is not None else state.run
     else:
-        state = fresh_state(learning_rate, n, history, start_epoch, shuffle_seed)
+        state = fresh_state(learning_rate, n, history, start_epoch, shuffle_seed, run_info)
     settings = {"nepoch": nepoch, "evaluate_loss_after": evaluate_loss_after}
     settings.update(clip_norm=clip_norm, batch_size=batch_size, n_train=n)
     run = _Run(model, (X_train, y_train), eval_data, state, settings, callbacks)

@@ -2,7 +2,8 @@
 
 The state is the epoch, the position in it, the learning rate, the History and the
 shuffling generator as it was before this epoch's permutation was drawn (so a resumed run
-draws the same order again). Every update happens with Ctrl-C held off, so the state is
+draws the same order again), plus what the caller needs to rebuild its data (`run`: the
+CLI's data options and corpus checksum), saved in the same atomic write. Every update happens with Ctrl-C held off, so the state is
 never half updated when it is saved.
 """
 
@@ -30,6 +31,7 @@ class TrainingState:
     history: History
     rng: np.random.Generator | None  # None: no shuffling
     epoch_rng_state: dict | None = None  # the rng before this epoch's permutation was drawn
+    run: dict | None = None  # the caller's JSON about the run (the CLI: its data options)
 
     def to_dict(self, settings: dict) -> dict:
         """JSON-safe; the rng is saved as it was before this epoch's permutation."""
@@ -42,6 +44,7 @@ class TrainingState:
             "history": self.history.to_dict(),
             "rng_state": rng_state,
             "settings": settings,
+            "run": self.run,
         }
 
     def rng_state(self) -> dict:
@@ -66,12 +69,14 @@ class TrainingState:
             float(saved["learning_rate"]),
             History.from_dict(saved["history"]),
             rng,  # as it was when this epoch began: it draws this epoch's permutation again
+            run=saved.get("run"),
         )
 
 
 def fresh_state(
-    learning_rate: float, n: int, history: History | None, start_epoch: int, shuffle_seed
-) -> TrainingState:
+    learning_rate: float, n: int, history: History | None, start_epoch: int, shuffle_seed,
+    run: dict | None = None,
+) -> TrainingState:  # fmt: skip
     """The state at the start of `start_epoch`, continuing `history` if given."""
     history = history if history is not None else History()
     last = history.evaluations[-1] if history.evaluations else None
@@ -80,7 +85,7 @@ def fresh_state(
         rng = shuffle_seed
     else:
         rng = np.random.default_rng(shuffle_seed)
-    return TrainingState(start_epoch, 0, seen, float(learning_rate), history, rng)
+    return TrainingState(start_epoch, 0, seen, float(learning_rate), history, rng, run=run)
 
 
 def state_from_checkpoint(path, model, n: int):
