@@ -10,12 +10,24 @@ stays free of validation.
 import math
 import numbers
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 RNN_PARAM_NAMES = ("U", "V", "W")
+# The tutorial RNN's parameters, in symbols: C the vocabulary size, H the hidden size.
+RNN_LAYOUT = {"U": ("H", "C"), "V": ("C", "H"), "W": ("H", "H")}
+
+# The most weights one matrix of a model may hold: C x H (U, V) and H x H (W) each at most
+# 1e8. The series trains C = 8000 and H <= 128, about 1e6: a hundred times that is still a
+# model a laptop can hold (U and V at 1e8 each take 1.6 GB in float64), while a config
+# beyond it is a typo or a crafted file, and is refused before anything is allocated.
+MAX_MATRIX_SIZE = 10**8
+# Seeds are integers in [0, 2**31): Keras' initializers take uint32 seeds, and the Keras
+# models derive a few from one (seed + 1, + 2, + 3), so this keeps every one of them valid.
+SEED_LIMIT = 2**31
 
 
 @runtime_checkable
@@ -53,6 +65,10 @@ class LanguageModel(Protocol):
     def config(self) -> dict:
         """Constructor arguments: type(model)(**model.config()) rebuilds it."""
 
+    @classmethod
+    def param_shapes(cls, word_dim: int, hidden_dim: int) -> dict:
+        """The shape of every parameter of a model of that size (checkpoints check files by it)."""
+
 
 # --- numbers ------------------------------------------------------------------------------
 
@@ -77,6 +93,42 @@ def check_positive_number(value, name: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """`seed` as an int, or a ValueError naming `name` unless it is an integer in [0, 2**31)."""
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not 0 <= seed < SEED_LIMIT
+    ):
+        raise ValueError(f"{name} must be an integer in [0, 2**31), got {seed!r}")
+    return int(seed)
+
+
+def check_seed_or_generator(seed, name: str = "seed"):
+    """A seed (as check_seed), a numpy Generator, or None, unchanged; else a ValueError naming `name`."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    try:
+        return check_seed(seed, name)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be an integer in [0, 2**31), a numpy Generator or None, got {seed!r}"
+        ) from None
+
+
+def check_model_size(word_dim, hidden_dim, word_name: str = "word_dim") -> tuple[int, int]:
+    """(C, H) as ints, or a ValueError when either is not a positive int or C x H, H x H > 1e8."""
+    C = check_positive_int(word_dim, word_name)
+    H = check_positive_int(hidden_dim, "hidden_dim")
+    if max(C, H) * H > MAX_MATRIX_SIZE:
+        raise ValueError(
+            f"{word_name}={C} and hidden_dim={H} ask for a {max(C, H)} x {H} matrix of "
+            f"{max(C, H) * H:.3g} weights; rnnlib builds at most {MAX_MATRIX_SIZE:.0e} per matrix "
+            "(the series' models have about 1e6): check the sizes"
+        )
+    return C, H
 
 
 def check_learning_rate(learning_rate) -> float:
@@ -146,7 +198,7 @@ def model_config(model) -> dict:
         "bptt_truncate": model.bptt_truncate,
         "seed": model.seed,
         "dtype": np.dtype(model.dtype).name,
-    }
+    }  # the keys of MODEL_CONFIG_KEYS
 
 
 # --- sentences and data sets ------------------------------------------------------------------
@@ -226,32 +278,76 @@ def check_param_names(params: dict, expected) -> None:
 
 
 def check_numeric_array(value, name: str, dtype, ndim: int | None = None) -> np.ndarray:
-    """A copy of one parameter in `dtype`, or an error naming it when it is not numeric."""
+    """A copy of one parameter in `dtype`, or an error naming it when not numeric or not finite."""
     a = np.asarray(value)
     if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise TypeError(f"parameter {name} must be numeric, got dtype {a.dtype}")
     if ndim is not None and a.ndim != ndim:
         kind = "a matrix" if ndim == 2 else f"a {ndim}-D array"
         raise ValueError(f"parameter {name} must be {kind}, got shape {a.shape}")
-    return np.array(a, dtype=dtype)  # a copy: no aliasing with the caller
+    with np.errstate(over="ignore", invalid="ignore"):  # what overflows is reported below
+        a = np.array(a, dtype=dtype)  # a copy: no aliasing with the caller
+    bad = ~np.isfinite(a)
+    if bad.any():  # after the cast: float32 overflows to inf too
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"parameter {name} holds {int(bad.sum())} NaN or infinite values of {a.size} "
+            f"(the first, {a[first]}, at index {first}): expected finite numbers"
+        )
+    return a
 
 
-def check_rnn_params(params: dict, dtype) -> dict[str, np.ndarray]:
-    """The tutorial RNN's U (H, C), V (C, H), W (H, H), checked and copied in `dtype`.
+def check_param_shapes(arrays: dict, layout: dict, sizes: dict) -> dict[str, int]:
+    """The sizes the parameters agree on ({"C": ..., "H": ...}), or a ValueError naming the odd one.
 
-    U decides the sizes; V and W must agree with it. Every backend of that RNN (NumPy,
-    PyTensor, Keras) accepts exactly what this accepts, with the same messages.
+    `layout` gives each parameter's shape in symbols and numbers, e.g. {"U": ("H", "C"),
+    "b": (6, "H")}; `sizes` the model's current sizes. Each parameter votes for the sizes
+    its shape implies, and most votes win (the current sizes break ties), so a wrong-shaped
+    U is reported as U, not as the V that disagrees with it.
+    """
+    votes = {symbol: Counter() for symbol in sizes}
+    for name, dims in layout.items():
+        if name in arrays:
+            shape = arrays[name].shape
+            if len(shape) != len(dims):
+                kind = "a matrix" if len(dims) == 2 else f"a {len(dims)}-D array"
+                symbols = ", ".join(map(str, dims))
+                raise ValueError(f"parameter {name} must be {kind} ({symbols}), got shape {shape}")
+            for dim, n in zip(dims, shape, strict=True):
+                if isinstance(dim, str):
+                    votes[dim][n] += 2
+    for symbol, n in sizes.items():
+        if n is not None:
+            votes[symbol][n] += 1
+    agreed = {symbol: count.most_common(1)[0][0] for symbol, count in votes.items() if count}
+    for name, dims in layout.items():
+        if name in arrays:
+            expected = tuple(agreed[d] if isinstance(d, str) else d for d in dims)
+            if arrays[name].shape != expected:
+                raise ValueError(
+                    f"parameter {name} has shape {arrays[name].shape}, expected {expected} "
+                    f"as the other parameters say (hidden_dim={agreed.get('H')}, "
+                    f"word_dim={agreed.get('C')})"
+                )
+    return agreed
+
+
+def rnn_param_shapes(word_dim: int, hidden_dim: int) -> dict[str, tuple]:
+    """The tutorial RNN's U (H, C), V (C, H), W (H, H) for C = word_dim, H = hidden_dim."""
+    sizes = {"C": word_dim, "H": hidden_dim}
+    return {name: tuple(sizes[d] for d in dims) for name, dims in RNN_LAYOUT.items()}
+
+
+def check_rnn_params(params: dict, dtype, word_dim=None, hidden_dim=None) -> dict[str, np.ndarray]:
+    """The tutorial RNN's U (H, C), V (C, H), W (H, H), checked (finite) and copied in `dtype`.
+
+    The sizes are those most parameters agree on (the model's current word_dim and
+    hidden_dim break ties); a parameter that disagrees is named. Every backend of that RNN
+    (NumPy, PyTensor, Keras) accepts exactly what this accepts, with the same messages.
     """
     check_param_names(params, RNN_PARAM_NAMES)
     arrays = {name: check_numeric_array(params[name], name, dtype, 2) for name in RNN_PARAM_NAMES}
-    H, C = arrays["U"].shape
-    expected = {"U": (H, C), "V": (C, H), "W": (H, H)}
-    for name, shape in expected.items():
-        if arrays[name].shape != shape:
-            raise ValueError(
-                f"parameter {name} has shape {arrays[name].shape}, expected {shape} "
-                f"to match U of shape {(H, C)} (hidden_dim={H}, word_dim={C})"
-            )
+    check_param_shapes(arrays, RNN_LAYOUT, {"C": word_dim, "H": hidden_dim})
     return arrays
 
 
@@ -265,3 +361,22 @@ def check_path(value, name: str = "path", what: str = "a file path") -> Path:
     if os.fspath(value) == "":  # Path("") is ".", the current directory: never what was meant
         raise ValueError(f"{name} is an empty string: expected {what}")
     return Path(value).expanduser()
+
+
+# --- saved configurations -----------------------------------------------------------------------
+
+MODEL_CONFIG_KEYS = ("word_dim", "hidden_dim", "bptt_truncate", "seed", "dtype")
+MODEL_SIZES = ("word_dim", "hidden_dim")  # the config keys that decide how much is allocated
+
+
+def check_saved_config(config, keys=MODEL_CONFIG_KEYS, sizes=MODEL_SIZES) -> tuple[int, int]:
+    """A saved config's two sizes (C, H), checked before anything is built: known keys, sizes in range."""
+    if not isinstance(config, dict):
+        raise ValueError(f"the config must be a JSON object, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(keys))
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}: expected some of {list(keys)}")
+    missing = [key for key in sizes if key not in config]
+    if missing:
+        raise ValueError(f"the config lacks {missing}")
+    return check_model_size(config[sizes[0]], config[sizes[1]], word_name=sizes[0])

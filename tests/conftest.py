@@ -1,6 +1,9 @@
-"""Test-wide settings: a non-interactive plotting backend and Keras on JAX."""
+"""Test-wide settings (a non-interactive plotting backend, Keras on JAX) and real mounts."""
 
 import os
+import subprocess
+
+import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -8,3 +11,65 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
+
+
+# --- real mounts: root ignores file modes, so only a mount makes a place unwritable -------------
+
+
+def _mount(*args) -> None:
+    subprocess.run(["mount", *map(str, args)], check=True, capture_output=True, text=True)
+
+
+def _umount(path) -> None:
+    subprocess.run(["umount", str(path)], check=False, capture_output=True)
+
+
+def _writable(directory) -> bool:
+    probe = directory / ".probe"
+    try:
+        probe.write_text("x")
+    except OSError:
+        return False
+    probe.unlink()
+    return True
+
+
+def _mounted(kind: str, *args):
+    """Mount, or skip the test saying why this machine cannot."""
+    try:
+        _mount(*args)
+    except (OSError, subprocess.CalledProcessError) as e:
+        reason = getattr(e, "stderr", "") or e
+        pytest.skip(f"cannot mount a {kind} here ({str(reason).strip()}); it needs root and mount")
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """(source, view): `view` shows `source` through a read-only bind mount."""
+    source, view = tmp_path / "source", tmp_path / "read-only"
+    source.mkdir()
+    view.mkdir()
+    _mounted("read-only bind mount", "--bind", source, view)
+    try:
+        _mount("-o", "remount,bind,ro", view)
+        assert not _writable(view), "the read-only mount accepted a write"
+        yield source, view
+    finally:
+        _umount(view)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """mount(kilobytes) -> a directory on a fresh tmpfs of that size (a disk that fills up)."""
+    mounted = []
+
+    def mount(kilobytes: int):
+        directory = tmp_path / f"tmpfs{len(mounted)}"
+        directory.mkdir()
+        _mounted("tmpfs", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", directory)
+        mounted.append(directory)
+        return directory
+
+    yield mount
+    for directory in mounted:
+        _umount(directory)

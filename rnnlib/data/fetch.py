@@ -161,5 +161,7 @@ def _file_errors(path: Path) -> Iterator[None]:
     except DownloadError:
         raise
     except OSError as err:
+        if str(err).startswith("cannot write "):  # already told so (rnnlib._io.atomic_path)
+            raise
         reason = "not a directory" if isinstance(err, FileExistsError) else err.strerror or err
         raise OSError(f"cannot write {path}: {reason}") from err

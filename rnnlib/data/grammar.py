@@ -14,6 +14,8 @@ from functools import cache, cached_property
 import nltk
 import numpy as np
 
+from rnnlib.interface import check_seed_or_generator
+
 # Subjects are animals or people, objects are things, places follow prepositions; the
 # probabilities are uneven on purpose, so that some sentences are far likelier than others.
 DEFAULT_GRAMMAR = """
@@ -135,7 +137,7 @@ class SyntheticGrammar:
         """`n_sentences` sentences generated top-down, reproducibly from `seed` (or a Generator)."""
         if not isinstance(n_sentences, int | np.integer) or n_sentences < 0:
             raise ValueError(f"n_sentences={n_sentences!r}: expected a non-negative integer")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed_or_generator(seed))
         uniforms: list[float] = []  # drawn in blocks: one rng call per choice is slow
 
         def expand(symbol, words: list[str]) -> None:

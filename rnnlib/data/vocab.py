@@ -17,7 +17,7 @@ from nltk.tokenize import TreebankWordTokenizer
 from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 from rnnlib._io import atomic_write_text
-from rnnlib.interface import check_path, check_positive_int
+from rnnlib.interface import check_path, check_positive_int, check_seed
 
 SENTENCE_START = "SENTENCE_START"
 SENTENCE_END = "SENTENCE_END"
@@ -176,8 +176,13 @@ class Vocabulary:
         return np.array([self.word_to_index.get(t, unknown) for t in tokens], dtype=np.int64)
 
     def decode(self, ids) -> list[str]:
-        """Words of `ids`; an id outside [0, size) is an error."""
+        """Words of one sentence's `ids` (1-D); an id outside [0, size) is an error."""
         ids = np.asarray(ids)
+        if ids.ndim != 1:
+            raise ValueError(
+                f"ids must be a 1-D sequence of word ids (one sentence), got shape {ids.shape}; "
+                "decode a batch row by row"
+            )
         if ids.size and not np.issubdtype(ids.dtype, np.integer):
             raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
         bad = ids[(ids < 0) | (ids >= len(self))]
@@ -266,7 +271,7 @@ def split_dataset(X, y, fractions=(0.8, 0.1, 0.1), seed: int = 0):
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 1 or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
         raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions.tolist()}")
-    order = np.random.default_rng(seed).permutation(len(X))
+    order = np.random.default_rng(check_seed(seed)).permutation(len(X))
     cuts = np.round(np.cumsum(fractions)[:-1] * len(X)).astype(int)
     return tuple(([X[i] for i in part], [y[i] for i in part]) for part in np.split(order, cuts))
 

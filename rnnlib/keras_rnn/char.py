@@ -10,12 +10,22 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rnnlib.interface import check_positive_int
+from rnnlib.interface import (
+    check_learning_rate,
+    check_model_size,
+    check_positive_int,
+    check_seed,
+    check_seed_or_generator,
+)
 from rnnlib.keras_rnn.fit import ShuffledBatches, fit_with_halving
 from rnnlib.keras_rnn.layers import OneHot, keras
-from rnnlib.keras_rnn.saving import load_keras, read_rnnlib_info, save_keras
+from rnnlib.keras_rnn.saving import check_info, load_weights, read_rnnlib_info, save_keras
 from rnnlib.sampling import sample_index
 from rnnlib.training.history import History, evaluation_data
+
+# What RNNKeras.config() holds, and the two keys that size the network.
+CONFIG_KEYS = ("sentence_len", "vector_size", "hidden_dim", "chars", "learning_rate", "seed")
+SIZES = ("vector_size", "hidden_dim")
 
 PAD_ID = -1  # left padding of a context shorter than the window; masked inside the model
 
@@ -121,18 +131,16 @@ class RNNKeras:
         self.sentence_len = check_positive_int(
             sentence_len, "sentence_len"
         )  # characters per window
-        self.vector_size = check_positive_int(vector_size, "vector_size")  # one-hot length, n_chars
-        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+        # The one-hot length (n_chars) and the LSTM's size; the product is bounded like C x H.
+        self.vector_size, self.hidden_dim = check_model_size(vector_size, hidden_dim, SIZES[0])
         self.table = None if chars is None else CharTable(chars)
         if self.table is not None and len(self.table) != vector_size:
             raise ValueError(
                 f"the character table has {len(self.table)} characters but vector_size is "
                 f"{vector_size}: they must be equal"
             )
-        if not np.isfinite(learning_rate) or learning_rate <= 0:
-            raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
-        self.seed = int(seed)
+        self.learning_rate = check_learning_rate(learning_rate)
+        self.seed = check_seed(seed)
         self.model = self._build()
 
     @classmethod
@@ -237,10 +245,9 @@ class RNNKeras:
         X = self._check_windows(X)
         y = self._check_targets(y, len(X))
         check_positive_int(batch_size, "batch_size")
+        rng = np.random.default_rng(check_seed_or_generator(shuffle_seed, "shuffle_seed"))
         X_val, y_val = evaluation_data(X, y, X_val, y_val)
-        batches = ShuffledBatches(
-            len(X), batch_size, lambda rows: (X[rows], y[rows]), np.random.default_rng(shuffle_seed)
-        )
+        batches = ShuffledBatches(len(X), batch_size, lambda rows: (X[rows], y[rows]), rng)
         return fit_with_halving(
             self.model,
             batches,
@@ -316,8 +323,12 @@ class RNNKeras:
     def load(cls, path) -> "RNNKeras":
         """A model saved by `save`, weights, optimizer state and character table included."""
         info = read_rnnlib_info(path)
-        if info.get("class") != "RNNKeras":
-            raise ValueError(f"{path} holds a {info.get('class')!r}, not an RNNKeras")
-        model = cls(**info["config"])  # validates the saved config
-        model.model = load_keras(path, "float32")  # replaces the fresh weights
+        _, config = check_info(path, info, {"RNNKeras": cls}, CONFIG_KEYS, SIZES)
+        try:
+            model = cls(**config)  # checks every value before building anything
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: cannot build RNNKeras(**{config}): {e}") from e
+        # Built now, so that the saved optimizer state has variables to load into.
+        model.model.optimizer.build(model.model.trainable_variables)
+        load_weights(model.model, path)
         return model

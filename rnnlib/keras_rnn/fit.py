@@ -25,6 +25,7 @@ from rnnlib.interface import (
     check_learning_rate,
     check_positive_int,
     check_positive_number,
+    check_seed_or_generator,
     check_sentences,
 )
 from rnnlib.keras_rnn.layers import keras, precision
@@ -274,6 +275,7 @@ def fit(
     """
     pairs = check_sentences(X, Y, model.word_dim)
     check_positive_int(batch_size, "batch_size")
+    rng = np.random.default_rng(check_seed_or_generator(shuffle_seed, "shuffle_seed"))
     eval_X, eval_Y = evaluation_data(X, Y, X_val, y_val)
     compile_model(model, optimizer, learning_rate)
 
@@ -285,7 +287,7 @@ def fit(
         len(pairs),
         batch_size,
         make_batch,
-        np.random.default_rng(shuffle_seed),
+        rng,
         group_sizes=[len(x) for x, _ in pairs],
     )
     with precision(model.dtype):

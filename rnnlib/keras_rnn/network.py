@@ -13,9 +13,10 @@ from rnnlib.interface import (
     check_clip_norm,
     check_float_dtype,
     check_learning_rate,
+    check_model_size,
     check_numeric_array,
     check_param_names,
-    check_positive_int,
+    check_seed,
     check_sentence,
     check_sentences,
     model_config,
@@ -35,10 +36,9 @@ class KerasWordModel:
     architectures: dict = {}  # name -> subclass, filled as subclasses are defined
 
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, seed: int = 0, dtype="float32"):
-        self.word_dim = check_positive_int(word_dim, "word_dim")  # C, the vocabulary size
-        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")  # H
+        self.word_dim, self.hidden_dim = check_model_size(word_dim, hidden_dim)  # C, H
         self.bptt_truncate = bptt_truncate
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.dtype = check_float_dtype(dtype).name
         self.vocab: Vocabulary | None = None  # set by load(), written by save()
         with precision(self.dtype):
@@ -185,7 +185,7 @@ class KerasWordModel:
             }
 
     def set_params(self, params: dict) -> None:
-        """Replace the weights (copied, cast to the model's dtype); names and shapes must match."""
+        """Replace the weights (copied, cast, finite); names and shapes must match."""
         expected = self._variables()
         check_param_names(params, sorted(expected))
         arrays = {}

@@ -24,7 +24,7 @@ This module holds the architectures; their common base is rnnlib.keras_rnn.netwo
 saving and loading is rnnlib.keras_rnn.saving.
 """
 
-from rnnlib.interface import check_rnn_params
+from rnnlib.interface import check_rnn_params, rnn_param_shapes
 from rnnlib.keras_rnn.layers import keras, precision, tanh
 from rnnlib.keras_rnn.network import KerasWordModel
 from rnnlib.numpy_rnn.readable import RNNNumpy
@@ -40,6 +40,8 @@ class KerasRNN(KerasWordModel):
     of its own; the embedding already is U x_t, so that kernel stays the identity (frozen,
     not a parameter): s_t = tanh(U[:, x_t] + W s_{t-1}) exactly.
     """
+
+    param_shapes = staticmethod(rnn_param_shapes)  # U (H, C), V (C, H), W (H, H), as RNNNumpy's
 
     def _recurrent_layer(self):
         return keras.layers.SimpleRNN(
@@ -70,7 +72,8 @@ class KerasRNN(KerasWordModel):
 
     def set_params(self, params: dict) -> None:
         """Replace U, V, W (RNNNumpy's rules and errors); new shapes rebuild the model."""
-        arrays = check_rnn_params(params, self.dtype)  # RNNNumpy's rules and messages
+        # RNNNumpy's rules and messages
+        arrays = check_rnn_params(params, self.dtype, self.word_dim, self.hidden_dim)
         hidden_dim, word_dim = arrays["U"].shape
         if (word_dim, hidden_dim) != (self.word_dim, self.hidden_dim):
             self.word_dim, self.hidden_dim = word_dim, hidden_dim
@@ -88,6 +91,16 @@ class _GatedModel(KerasWordModel):
     """
 
     layer_class = None
+    gates = 0  # k: how many gates the layer stacks side by side in its kernels
+
+    @classmethod
+    def param_shapes(cls, word_dim: int, hidden_dim: int) -> dict:
+        """Every parameter's shape for C = word_dim, H = hidden_dim (without building Keras layers)."""
+        C, H, kH = word_dim, hidden_dim, cls.gates * hidden_dim
+        # Keras' GRU keeps two biases per gate (reset_after=True, its default), the LSTM one.
+        bias = (2, kH) if cls.layer_class is keras.layers.GRU else (kH,)
+        return {"E": (H, C), "kernel": (H, kH), "recurrent_kernel": (H, kH), "bias": bias,
+                "V": (C, H)}  # fmt: skip
 
     def _recurrent_layer(self):
         return self.layer_class(
@@ -115,9 +128,11 @@ class KerasGRU(_GatedModel):
     """Word-level GRU language model in Keras."""
 
     layer_class = keras.layers.GRU
+    gates = 3  # update, reset, candidate
 
 
 class KerasLSTM(_GatedModel):
     """Word-level LSTM language model in Keras."""
 
     layer_class = keras.layers.LSTM
+    gates = 4  # input, forget, cell, output

@@ -34,12 +34,14 @@ from rnnlib.interface import (
     check_corpus,
     check_float_dtype,
     check_learning_rate,
-    check_positive_int,
+    check_model_size,
     check_rnn_params,
+    check_seed,
     check_sentence,
     check_sentences,
     model_config,
     model_repr,
+    rnn_param_shapes,
 )
 from rnnlib.numpy_rnn.readable import RNNNumpy, softmax
 
@@ -100,15 +102,15 @@ class RNNNumpyFast:
     batch_loss = "mean per target token"  # what sgd_step_batch and step_batch descend
 
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, seed: int = 0, dtype=np.float32):
-        self.word_dim = check_positive_int(word_dim, "word_dim")  # C
-        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")  # H
+        self.word_dim, self.hidden_dim = check_model_size(word_dim, hidden_dim)  # C, H
         self.bptt_truncate = bptt_truncate
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.dtype = check_float_dtype(dtype)
         # The readable model draws the initial weights, so one seed means one model in both.
         self.set_params(RNNNumpy(word_dim, hidden_dim, seed=seed).get_params())
 
     bptt_truncate = bptt_truncate_property()  # the same rule and checks as every model
+    param_shapes = staticmethod(rnn_param_shapes)  # U (H, C), V (C, H), W (H, H), as RNNNumpy's
 
     @property
     def U(self) -> np.ndarray:
@@ -320,7 +322,7 @@ class RNNNumpyFast:
 
     def set_params(self, params: dict) -> None:
         """Replace U, V, W (the same checks as RNNNumpy's); new shapes resize the model."""
-        params = check_rnn_params(params, self.dtype)
+        params = check_rnn_params(params, self.dtype, self.word_dim, self.hidden_dim)
         self.hidden_dim, self.word_dim = params["V"].shape[1], params["V"].shape[0]
         self._UT = np.ascontiguousarray(params["U"].T)  # (C, H)
         # [V | 0... | 1]: the zero columns pad each row to a multiple of 8 numbers, and

@@ -23,11 +23,13 @@ from rnnlib.interface import (
     check_corpus,
     check_float_dtype,
     check_learning_rate,
-    check_positive_int,
+    check_model_size,
     check_rnn_params,
+    check_seed,
     check_sentence,
     model_config,
     model_repr,
+    rnn_param_shapes,
 )
 
 PARAM_NAMES = RNN_PARAM_NAMES
@@ -57,12 +59,11 @@ class RNNNumpy:
     """A vanilla RNN language model with a hand-written forward pass and BPTT."""
 
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, seed: int = 0, dtype=np.float64):
-        self.word_dim = check_positive_int(word_dim, "word_dim")  # C, the vocabulary size
-        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")  # H
+        # C, the vocabulary size, and H, the hidden size: positive, and not absurdly large.
+        C, H = self.word_dim, self.hidden_dim = check_model_size(word_dim, hidden_dim)
         self.bptt_truncate = bptt_truncate  # validated by the property below
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.dtype = check_float_dtype(dtype)
-        C, H = self.word_dim, self.hidden_dim
         rng = np.random.default_rng(self.seed)
         # Uniform in +-sqrt(1/n), n = the number of incoming connections, as in the tutorial:
         # small enough that tanh starts in its linear range.
@@ -71,6 +72,7 @@ class RNNNumpy:
         self.W = rng.uniform(-np.sqrt(1.0 / H), np.sqrt(1.0 / H), (H, H)).astype(self.dtype)
 
     bptt_truncate = bptt_truncate_property()  # an int >= 0, or -1 for full BPTT; checked
+    param_shapes = staticmethod(rnn_param_shapes)  # U (H, C), V (C, H), W (H, H)
 
     def __repr__(self) -> str:
         return model_repr(self)
@@ -186,7 +188,7 @@ class RNNNumpy:
 
     def set_params(self, params: dict) -> None:
         """Replace U, V, W (copied, cast to the model's dtype); new shapes resize the model."""
-        arrays = check_rnn_params(params, self.dtype)
+        arrays = check_rnn_params(params, self.dtype, self.word_dim, self.hidden_dim)
         H, C = arrays["U"].shape
         self.hidden_dim, self.word_dim = H, C
         for name in PARAM_NAMES:

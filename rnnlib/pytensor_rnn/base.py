@@ -17,6 +17,7 @@ from rnnlib.interface import (
     check_corpus,
     check_float_dtype,
     check_learning_rate,
+    check_seed,
     check_sentence,
     check_sentences,
     model_config,
@@ -40,7 +41,7 @@ class PyTensorLanguageModel:
 
     def _start(self, bptt_truncate, seed, dtype, params: dict) -> None:
         self.bptt_truncate = bptt_truncate
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.dtype = check_float_dtype(dtype)
         self._functions = FunctionCache()
         self._shared: dict = {}

@@ -24,11 +24,18 @@ set_params() without the caches starts them at zero (a fresh optimiser for new w
 There is one graph, batched and time-major; a single sentence runs as a batch of one.
 """
 
+import numbers
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from rnnlib.interface import check_positive_int
+from rnnlib.interface import (
+    check_model_size,
+    check_numeric_array,
+    check_param_shapes,
+    check_seed,
+)
 from rnnlib.pytensor_rnn.base import PyTensorLanguageModel
 from rnnlib.pytensor_rnn.compile import fast_mode
 from rnnlib.pytensor_rnn.graph import truncated_recurrence
@@ -53,10 +60,10 @@ def gru_step(embedded, s1, s2, U, W, b):
     return s1, s2
 
 
-def _expected_shapes(C: int, H: int) -> dict:
-    shapes = {"E": (H, C), "U": (6, H, H), "W": (6, H, H), "b": (6, H), "V": (C, H), "c": (C,)}
-    shapes.update({"m" + name: shape for name, shape in shapes.items()})
-    return shapes
+# Each parameter's shape in symbols (C words, H hidden units); a cache has its weight's shape.
+LAYOUT = {"E": ("H", "C"), "U": (6, "H", "H"), "W": (6, "H", "H"), "b": (6, "H")}
+LAYOUT.update({"V": ("C", "H"), "c": ("C",)})
+LAYOUT.update({"m" + name: dims for name, dims in LAYOUT.items()})
 
 
 class GRUPyTensor(PyTensorLanguageModel):
@@ -66,9 +73,8 @@ class GRUPyTensor(PyTensorLanguageModel):
     STEP_OPTIONS = ("decay",)
 
     def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, seed=0, dtype="float64"):
-        C = self.word_dim = check_positive_int(word_dim, "word_dim")
-        H = self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
-        rng = np.random.default_rng(seed)
+        C, H = self.word_dim, self.hidden_dim = check_model_size(word_dim, hidden_dim)
+        rng = np.random.default_rng(check_seed(seed))
         # Uniform in +-sqrt(1/n), n = incoming connections, as in the tutorial; biases zero.
         weights = {
             "E": rng.uniform(-np.sqrt(1.0 / C), np.sqrt(1.0 / C), (H, C)),
@@ -79,6 +85,12 @@ class GRUPyTensor(PyTensorLanguageModel):
             "c": np.zeros(C),
         }
         self._start(bptt_truncate, seed, dtype, weights)
+
+    @staticmethod
+    def param_shapes(word_dim: int, hidden_dim: int) -> dict:
+        """Every parameter's shape, RMSprop caches included, for C = word_dim, H = hidden_dim."""
+        sizes = {"C": word_dim, "H": hidden_dim}
+        return {n: tuple(sizes.get(d, d) for d in dims) for n, dims in LAYOUT.items()}
 
     def _validated(self, params: dict) -> dict:
         names = set(params)
@@ -92,24 +104,15 @@ class GRUPyTensor(PyTensorLanguageModel):
                 f"expected parameters {list(WEIGHT_NAMES)}, optionally with all RMSprop caches "
                 f"{list(CACHE_NAMES)}; got {sorted(names)}"
             )
-        arrays = {}
-        for name in sorted(names, key=(WEIGHT_NAMES + CACHE_NAMES).index):
-            a = np.asarray(params[name])
-            if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-                raise TypeError(f"parameter {name} must be numeric, got dtype {a.dtype}")
-            arrays[name] = np.array(a, dtype=self.dtype)  # a copy: no aliasing with the caller
-        if arrays["E"].ndim != 2:
-            raise ValueError(f"parameter E must be a matrix (H, C), got shape {arrays['E'].shape}")
-        H, C = arrays["E"].shape  # E decides the sizes; the others must agree with it
-        for name, shape in _expected_shapes(C, H).items():
-            if name in arrays and arrays[name].shape != shape:
-                raise ValueError(
-                    f"parameter {name} has shape {arrays[name].shape}, expected {shape} "
-                    f"to match E of shape {(H, C)} (hidden_dim={H}, word_dim={C})"
-                )
+        arrays = {
+            name: check_numeric_array(params[name], name, self.dtype)  # finite, copied, cast
+            for name in sorted(names, key=(WEIGHT_NAMES + CACHE_NAMES).index)
+        }
+        current = {"C": self.word_dim, "H": self.hidden_dim}
+        sizes = check_param_shapes(arrays, LAYOUT, current)  # names the odd one out
         for name in CACHE_NAMES:  # no caches given: a fresh optimiser
             arrays.setdefault(name, np.zeros_like(arrays[name[1:]]))
-        self.hidden_dim, self.word_dim = H, C
+        self.hidden_dim, self.word_dim = sizes["H"], sizes["C"]
         return arrays
 
     def _batch_logits(self, x, for_grad: bool):
@@ -146,7 +149,7 @@ class GRUPyTensor(PyTensorLanguageModel):
 
     @staticmethod
     def _check_decay(decay) -> float:
-        if not np.isfinite(decay) or not 0 <= decay < 1:
+        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0 <= decay < 1:
             raise ValueError(f"decay must be a number in [0, 1), got {decay!r}")
         return float(decay)
 

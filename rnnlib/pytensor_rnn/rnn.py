@@ -31,9 +31,10 @@ from rnnlib.data.batching import bucket_length
 from rnnlib.interface import (
     check_clip_norm,
     check_learning_rate,
-    check_positive_int,
+    check_model_size,
     check_rnn_params,
     check_sentence,
+    rnn_param_shapes,
 )
 from rnnlib.numpy_rnn.readable import RNNNumpy
 from rnnlib.pytensor_rnn.base import PyTensorLanguageModel
@@ -50,16 +51,17 @@ class RNNPyTensor(PyTensorLanguageModel):
     """RNNNumpy's language model in PyTensor: same weights, losses and gradients."""
 
     WEIGHT_NAMES = ("U", "V", "W")
+    param_shapes = staticmethod(rnn_param_shapes)  # U (H, C), V (C, H), W (H, H), as RNNNumpy's
 
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, seed=0, dtype="float64"):
-        self.word_dim = check_positive_int(word_dim, "word_dim")  # C
-        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")  # H
+        self.word_dim, self.hidden_dim = check_model_size(word_dim, hidden_dim)  # C, H
         # RNNNumpy draws the initial weights: one seed means one model in every backend.
         initial = RNNNumpy(self.word_dim, self.hidden_dim, seed=seed).get_params()
         self._start(bptt_truncate, seed, dtype, initial)
 
     def _validated(self, params: dict) -> dict:
-        arrays = check_rnn_params(params, self.dtype)  # RNNNumpy's rules and messages
+        # RNNNumpy's rules and messages
+        arrays = check_rnn_params(params, self.dtype, self.word_dim, self.hidden_dim)
         self.hidden_dim, self.word_dim = arrays["U"].shape
         return arrays
 

@@ -3,6 +3,8 @@
 import argparse
 import math
 
+from rnnlib.interface import check_seed
+
 
 def _argument_type(parse, accept, expected: str, doc: str):
     """An argparse type: `parse` the text, then check it with `accept`; one clear error for both."""
@@ -31,3 +33,19 @@ non_negative_float = _argument_type(
 truncation = _argument_type(
     int, lambda v: v >= -1, "an integer >= 0, or -1 for full BPTT", "bptt_truncate (-1: full)"
 )
+
+
+def _accepted_by(check):
+    """True for a value that `check` (one of rnnlib.interface's) accepts."""
+
+    def accept(value) -> bool:
+        try:
+            check(value)
+        except ValueError:
+            return False
+        return True
+
+    return accept
+
+
+seed = _argument_type(int, _accepted_by(check_seed), "an integer in [0, 2**31)", "a seed")

@@ -5,16 +5,33 @@
     python -m rnnlib generate run.npz -n 10 --temperature 0.8 --seed 1
     python -m rnnlib bench --quick
 
-A training run writes its checkpoint at every loss evaluation and when interrupted, plus
-`<checkpoint>.args.json` with the data options, so `--resume` rebuilds the same data.
+A training run writes its checkpoint at every loss evaluation and when interrupted. What
+`--resume` needs lives inside it, written in the same atomic save: the data options and a
+SHA-256 of the corpus file (rnnlib.tools.rundata), beside the learning rate, history and
+shuffling state. A fresh run never replaces an existing checkpoint unless told to
+(`--overwrite`). Failures a user can fix (a checkpoint in the way, an unwritable place, a
+changed corpus) end with one line on stderr and status 1.
 """
 
 import argparse
-import json
 import sys
+import tempfile
 from pathlib import Path
 
-from rnnlib.tools.args import non_negative_int, positive_float, positive_int, truncation
+from rnnlib.tools.args import non_negative_int, positive_float, positive_int, seed, truncation
+from rnnlib.tools.rundata import (
+    DATA_OPTIONS,
+    RunDataError,
+    check_same_corpus,
+    file_sha256,
+    load_data,
+    saved_data_options,
+)
+
+
+class CommandFailed(Exception):
+    """What stops a command: main() prints its message on one line and returns status 1."""
+
 
 # Heavy modules (models, corpora, Keras...) are imported inside the commands that need them.
 
@@ -56,48 +73,24 @@ BACKENDS = {
     "keras": (_keras, 16, -1, 0.002, 5.0),  # Keras' autodiff computes full BPTT only
 }
 CORPORA = ("builtin", "synthetic", "text", "reddit")
-DATA_OPTIONS = ("corpus", "corpus_path", "sentences", "vocabulary_size", "seed")
 
 
-def load_data(corpus: str, corpus_path, sentences, vocabulary_size: int, seed: int, vocab=None):
-    """Encoded (X, y) and the Vocabulary (built here unless given) for a corpus choice."""
-    from rnnlib.data import corpus as sources
-    from rnnlib.data.vocab import (
-        SENTENCE_END,
-        SENTENCE_START,
-        Vocabulary,
-        build_xy,
-        split_sentences,
-        tokenize_sentences,
-    )
-
-    if corpus == "synthetic":  # token lists already: no sentence splitting to do
-        words = sources.synthetic_corpus(sentences or 5000, seed=seed)
-        tokens = [[SENTENCE_START, *w, SENTENCE_END] for w in words]
-    else:
-        loaders = {
-            "builtin": lambda _: sources.builtin_corpus(),
-            "text": sources.load_text_file,
-            "reddit": sources.load_reddit_csv,
-        }
-        tokens = tokenize_sentences(split_sentences(loaders[corpus](corpus_path)))
-        tokens = tokens[:sentences] if sentences else tokens
-    vocab = Vocabulary.build(tokens, vocabulary_size) if vocab is None else vocab
-    X, y = build_xy(vocab.encode(t) for t in tokens)
-    return X, y, vocab
-
-
-def _args_file(checkpoint) -> Path:
-    from rnnlib.training.checkpoint import checkpoint_file
-
-    path = checkpoint_file(checkpoint)
-    return path.with_name(path.name + ".args.json")
+def _check_writable(path: Path) -> None:
+    """Fail now, before the data is loaded, when the checkpoint could not be saved there."""
+    if path.is_dir():
+        raise CommandFailed(f"cannot write {path}: it is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent):
+            pass
+    except OSError as e:
+        raise CommandFailed(f"cannot write {path}: {e.strerror or e}") from e
 
 
 # --- commands ------------------------------------------------------------------------------
 
 
-# Options of a fresh run. On --resume they come from the checkpoint (and its .args.json),
+# Options of a fresh run. On --resume they come from the checkpoint,
 # so they default to None, to tell "given" from "not given".
 FRESH_DEFAULTS = {
     "backend": "numpy-fast",
@@ -115,7 +108,7 @@ FRESH_DEFAULTS = {
 
 def _fresh_run(args, parser):
     """Model, vocabulary, data and train_with_sgd options of a new run."""
-    from rnnlib._io import atomic_write_text
+    from rnnlib.training.checkpoint import checkpoint_file
 
     for name, default in FRESH_DEFAULTS.items():
         if getattr(args, name) is None:
@@ -124,11 +117,21 @@ def _fresh_run(args, parser):
         parser.error(f"--corpus {args.corpus} needs --corpus-path FILE")
     if args.corpus not in ("text", "reddit") and args.corpus_path is not None:
         parser.error(f"--corpus-path is for --corpus text or reddit, not {args.corpus}")
+    path = checkpoint_file(args.checkpoint)  # checked before the (slow) data is loaded
+    if path.exists() and not args.overwrite:
+        raise CommandFailed(
+            f"{path} already holds a checkpoint: continue its run with --resume, or pass "
+            "--overwrite to replace it with a new run"
+        )
+    _check_writable(path)
     data = {k: getattr(args, k) for k in DATA_OPTIONS}
-    if args.corpus_path is not None:  # absolute, so --resume works from anywhere
-        data["corpus_path"] = str(Path(args.corpus_path).resolve())
     try:
-        X, y, vocab = load_data(**data)
+        if args.corpus_path is not None:  # absolute, so --resume works from anywhere
+            data["corpus_path"] = str(Path(args.corpus_path).resolve())
+            X, y, vocab = load_data(**data)
+            data["corpus_sha256"] = file_sha256(data["corpus_path"])  # what --resume compares
+        else:
+            X, y, vocab = load_data(**data)
     except (FileNotFoundError, ValueError) as e:  # a missing, empty or malformed file
         parser.error(f"--corpus {args.corpus}: {e}")
     build, default_batch, default_truncation, default_rate, default_clip = BACKENDS[args.backend]
@@ -140,7 +143,6 @@ def _fresh_run(args, parser):
         model = build(word_dim=len(vocab), **config)
     except (ImportError, ValueError, TypeError) as e:  # a missing library, a bad combination
         parser.error(f"--backend {args.backend}: {e}")
-    atomic_write_text(_args_file(args.checkpoint), json.dumps(data, indent=1))
     options = {
         "nepoch": args.epochs or 10,
         "evaluate_loss_after": args.evaluate_loss_after or 1,
@@ -148,6 +150,7 @@ def _fresh_run(args, parser):
         "clip_norm": args.clip_norm or default_clip,
         "learning_rate": args.learning_rate or default_rate,
         "shuffle_seed": args.seed,
+        "run_info": {"data": data},  # saved inside every checkpoint, for --resume
     }
     return model, vocab, X, y, options
 
@@ -162,14 +165,27 @@ def _resumed_run(args, parser):
         parser.error(
             f"--resume continues the saved run with its own data and model: leave out {flags}"
         )
+    if args.overwrite:
+        parser.error("--resume continues the run in --checkpoint; --overwrite would replace it")
     try:
-        saved = json.loads(_args_file(args.checkpoint).read_text(encoding="utf-8"))
         checkpoint = load_checkpoint(args.checkpoint)
     except (FileNotFoundError, ValueError) as e:
         parser.error(f"--resume: {e}")
     if not checkpoint.training_state:
         parser.error(f"--resume: {checkpoint.path} holds no training state to continue")
-    X, y, vocab = load_data(**{k: saved[k] for k in DATA_OPTIONS}, vocab=checkpoint.vocab)
+    _check_writable(checkpoint.path)
+    try:
+        saved = saved_data_options(checkpoint)
+        check_same_corpus(saved)
+    except RunDataError as e:
+        raise CommandFailed(f"--resume: {e}") from e
+    data = {k: saved[k] for k in DATA_OPTIONS}
+    try:
+        X, y, vocab = load_data(**data, vocab=checkpoint.vocab)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        raise CommandFailed(f"--resume: the run's data cannot be loaded again: {e}") from e
+    if data["corpus_path"] is not None and "corpus_sha256" not in saved:  # an older run
+        saved = {**data, "corpus_sha256": file_sha256(data["corpus_path"])}
     options = dict(checkpoint.training_state["settings"])  # the saved run's settings ...
     options.pop("n_train", None)
     given = {
@@ -179,7 +195,8 @@ def _resumed_run(args, parser):
         "clip_norm": args.clip_norm,
     }
     options.update({k: v for k, v in given.items() if v is not None})  # ... unless given
-    return checkpoint.model, vocab, X, y, {**options, "resume_from": checkpoint.path}
+    options.update(resume_from=checkpoint, run_info={"data": saved})  # carried into new saves
+    return checkpoint.model, vocab, X, y, options
 
 
 def _print_evaluation(model, history) -> None:
@@ -222,6 +239,8 @@ def train(args, parser) -> int:
     except TrainingDiverged as e:
         print(f"training diverged: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a checkpoint that could not be saved: "cannot write {path}: ..."
+        raise CommandFailed(str(e)) from e
     print(f"final loss {history.losses[-1]:.4f}; checkpoint {args.checkpoint}", file=sys.stderr)
     return 0
 
@@ -291,7 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=["float32", "float64"], help="backend's default if unset")
     t.add_argument("--checkpoint", type=Path, default=Path("rnnlib-model.npz"))
     t.add_argument("--resume", action="store_true", help="continue the run in --checkpoint")
-    t.add_argument("--seed", type=int, help="weights, shuffling, synthetic data (0)")
+    t.add_argument(
+        "--overwrite", action="store_true", help="start afresh over an existing --checkpoint"
+    )
+    t.add_argument("--seed", type=seed, help="weights, shuffling, synthetic data (0)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     g = commands.add_parser("generate", help="sample sentences from a checkpoint")
@@ -302,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--min-length", type=non_negative_int, default=7, help="words, as the tutorial (7)"
     )
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=seed, default=0)
 
     from rnnlib.tools.bench import add_arguments  # numpy only: cheap
 
@@ -316,4 +338,8 @@ def main(argv=None) -> int:
     """Parse the command line and run the command; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.run(args, parser)
+    try:
+        return args.run(args, parser)
+    except CommandFailed as e:
+        print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
+        return 1

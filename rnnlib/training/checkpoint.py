@@ -11,6 +11,9 @@ One `.npz` file, readable with `allow_pickle=False`:
 A file names its model class, and only the series' word-level models can be named: the
 class is looked up in a fixed table (`MODEL_CLASSES`), never imported from whatever the
 file says, so a crafted checkpoint cannot make rnnlib call a function of its choosing.
+Nor can it make rnnlib allocate what it does not hold: the config's sizes are checked
+against rnnlib's limit and every array's shape (read from its header alone) against the
+config before any data is read or any model built.
 Files written before the package moved into subpackages name the old module paths;
 `LEGACY_CLASS_NAMES` maps them to today's.
 
@@ -30,6 +33,7 @@ import numpy as np
 import rnnlib
 from rnnlib._io import atomic_path
 from rnnlib.data.vocab import Vocabulary
+from rnnlib.interface import check_numeric_array, check_saved_config
 
 FORMAT = "rnnlib-checkpoint"
 FORMAT_VERSION = 1
@@ -136,23 +140,79 @@ def save_checkpoint(path, model, vocab=None, training_state=None, optimizer_stat
     return path
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the archive, read now, so corruption shows up here and not later."""
+# The metadata's JSON may be long (a History of many evaluations), never this long.
+MAX_META_CHARACTERS = 2**24
+# Vocabulary arrays: generous for any real vocabulary (100 000 words of 600 characters).
+MAX_VOCAB_BYTES = 2**28
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _open_archive(path: Path):
+    """The .npz archive at `path`, opened lazily: nothing but its index is read yet."""
     with open(path, "rb") as f:
         if f.read(6) == b"\x93NUMPY":
             raise CheckpointError(f"{path} is a single .npy array, not an .npz checkpoint")
     if not zipfile.is_zipfile(path):  # an .npz is a zip; a truncated one loses its index
         raise CheckpointError(f"{path} is not an .npz archive: truncated, or not a checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+        return np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise CheckpointError(f"{path} is a damaged .npz archive: {e}") from e
+
+
+def _stored(path: Path, archive, key: str) -> tuple[tuple, np.dtype]:
+    """Shape and dtype of one array, from its header alone (its data is not read)."""
+    if key not in archive.files:
+        raise CheckpointError(f"{path}: missing key {key!r}")
+    try:
+        with archive.zip.open(key + ".npy") as member:
+            version = np.lib.format.read_magic(member)
+            shape, _, dtype = _NPY_HEADER_READERS[version](member)
+    except Exception as e:  # a damaged member, or a header format rnnlib never writes
+        raise CheckpointError(f"{path}: unreadable array {key!r}: {e!r}") from e
+    return shape, dtype
+
+
+def _read(path: Path, archive, key: str) -> np.ndarray:
+    """One array's data, read now, so that corruption shows up here and not later."""
+    try:
+        return archive[key]
     except Exception as e:  # damaged members (zlib, CRC, EOF) or pickled objects we refuse
         raise CheckpointError(f"{path} is a damaged or unsafe .npz archive: {e}") from e
 
 
-def _import_model_class(path: Path, name: str):
+def _read_meta(path: Path, archive) -> dict:
+    """The metadata JSON, its size checked before it is read."""
+    if META_KEY not in archive.files:
+        raise CheckpointError(f"{path}: missing key {META_KEY!r}; not an rnnlib checkpoint")
+    shape, dtype = _stored(path, archive, META_KEY)
+    if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * MAX_META_CHARACTERS:
+        raise CheckpointError(
+            f"{path}: {META_KEY!r} must be one string of at most {MAX_META_CHARACTERS} "
+            f"characters, got shape {shape} and dtype {dtype}"
+        )
+    try:
+        meta = json.loads(str(_read(path, archive, META_KEY)))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+        missing = [
+            k for k in ("model_class", "config", "param_names", "vocab_keys") if k not in meta
+        ]
+        if missing:
+            raise ValueError(f"no {missing} in it")
+        if not all(isinstance(meta[key], list) for key in ("param_names", "vocab_keys")):
+            raise ValueError("param_names and vocab_keys must be lists")
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{path}: unreadable metadata: {e!r}") from e
+    return meta
+
+
+def _import_model_class(path: Path, name):
     """The class a checkpoint names, from the fixed table; anything else is refused."""
-    name = LEGACY_CLASS_NAMES.get(name, name)
+    name = LEGACY_CLASS_NAMES.get(name, name) if isinstance(name, str) else name
     if name not in MODEL_CLASSES:
         raise CheckpointError(
             f"{path}: refusing to load model class {name!r}: a checkpoint may name only one of "
@@ -163,77 +223,115 @@ def _import_model_class(path: Path, name: str):
     return getattr(importlib.import_module(module_name), qualname)
 
 
+def _read_params(path: Path, archive, meta: dict, expected: dict) -> dict[str, np.ndarray]:
+    """The parameters, each checked (shape from its header, then finite) before a model exists."""
+    class_name, config, param_names = meta["model_class"], meta["config"], meta["param_names"]
+    if set(param_names) != set(expected):
+        raise CheckpointError(
+            f"{path}: parameters {sorted(map(str, param_names))} do not match {class_name}'s "
+            f"{sorted(expected)}"
+        )
+    for name in param_names:  # every header first: no data is read for a file that lies
+        shape, dtype = _stored(path, archive, PARAM_PREFIX + name)
+        if shape != expected[name]:
+            raise CheckpointError(
+                f"{path}: parameter {name} has shape {shape}, but the saved config "
+                f"{config} needs {expected[name]}"
+            )
+    params = {}
+    for name in param_names:
+        array = _read(path, archive, PARAM_PREFIX + name)
+        try:
+            params[name] = check_numeric_array(array, name, array.dtype)  # numeric, finite
+        except (ValueError, TypeError) as e:
+            raise CheckpointError(f"{path}: {e}") from e
+    return params
+
+
+def _read_optimizer_state(path: Path, archive, meta: dict, expected: dict) -> dict | None:
+    """An optimiser's saved state (None if none): numbers, no larger than the model's weights."""
+    keys = meta.get("optimizer_keys") or []  # absent in older checkpoints
+    missing = [k for k in keys if OPTIMIZER_PREFIX + k not in archive.files]
+    if missing:
+        raise CheckpointError(f"{path}: missing optimizer state keys {missing}")
+    largest = max(int(np.prod(shape)) for shape in expected.values())
+    state = {}
+    for key in keys:
+        shape, dtype = _stored(path, archive, OPTIMIZER_PREFIX + key)
+        if int(np.prod(shape)) > largest or dtype.kind not in "fiuU":
+            raise CheckpointError(
+                f"{path}: optimizer state {key!r} ({shape}, {dtype}) is not a moment of this "
+                "model's weights or a number"
+            )
+        state[key] = _read(path, archive, OPTIMIZER_PREFIX + key)
+    return state or None
+
+
+def _read_vocab(path: Path, archive, vocab_keys: list, word_dim: int) -> Vocabulary | None:
+    """The saved vocabulary (None if none), its size checked against word_dim before it is read."""
+    if not vocab_keys:
+        return None
+    missing = [k for k in vocab_keys if k not in archive.files]
+    if missing:
+        raise CheckpointError(f"{path}: missing vocabulary keys {missing}")
+    for key in vocab_keys:
+        shape, dtype = _stored(path, archive, key)
+        if dtype.itemsize * int(np.prod(shape)) > MAX_VOCAB_BYTES:
+            raise CheckpointError(
+                f"{path}: vocabulary array {key!r} {shape} of {dtype} is too large"
+            )
+        if key == "vocab_words" and shape != (word_dim,):
+            words = shape[0] if len(shape) == 1 else shape
+            raise CheckpointError(
+                f"{path}: vocabulary has {words} words but the model's word_dim is {word_dim}"
+            )
+    try:
+        return Vocabulary.from_arrays({k: _read(path, archive, k) for k in vocab_keys})
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: broken vocabulary: {e}") from e
+
+
 def load_checkpoint(path) -> Checkpoint:
-    """Read a checkpoint and rebuild its model (right class, size and weights) and vocabulary."""
+    """Read a checkpoint and rebuild its model (right class, size and weights) and vocabulary.
+
+    Everything the file says is checked before the model is built: the class against the
+    fixed table, the config's sizes against rnnlib's limit, each array's shape (from its
+    header, before its data is read) against the config, and every value for NaN or inf.
+    """
     given = Path(path)
     path = given if given.is_file() else checkpoint_file(given)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {given}")
-    arrays = _read_arrays(path)
-    if META_KEY not in arrays:
-        raise CheckpointError(f"{path}: missing key {META_KEY!r}; not an rnnlib checkpoint")
-    try:
-        meta = json.loads(str(arrays[META_KEY]))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+    with _open_archive(path) as archive:
+        meta = _read_meta(path, archive)
         class_name, config = meta["model_class"], meta["config"]
-        param_names, vocab_keys = meta["param_names"], meta["vocab_keys"]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{path}: unreadable metadata: {e!r}") from e
+        model_class = _import_model_class(path, class_name)
+        try:
+            word_dim, hidden_dim = check_saved_config(config)
+        except ValueError as e:
+            raise CheckpointError(
+                f"{path}: the saved config of {class_name} is refused: {e}"
+            ) from e
+        expected = model_class.param_shapes(word_dim, hidden_dim)
+        params = _read_params(path, archive, meta, expected)
+        vocab = _read_vocab(path, archive, meta["vocab_keys"], word_dim)
+        optimizer_state = _read_optimizer_state(path, archive, meta, expected)
 
-    model_class = _import_model_class(path, class_name)
-    try:
+    try:  # the size is known to be within limits, and to be that of the arrays read
         model = model_class(**config)
     except Exception as e:
         raise CheckpointError(f"{path}: cannot build {class_name}(**{config}): {e}") from e
-
-    expected = model.get_params()
-    if set(param_names) != set(expected):
-        raise CheckpointError(
-            f"{path}: parameters {sorted(param_names)} do not match {class_name}'s "
-            f"{sorted(expected)}"
-        )
-    params = {}
-    for name in param_names:
-        key = PARAM_PREFIX + name
-        if key not in arrays:
-            raise CheckpointError(f"{path}: missing key {key!r}")
-        if arrays[key].shape != expected[name].shape:
-            raise CheckpointError(
-                f"{path}: parameter {name} has shape {arrays[key].shape}, but the saved config "
-                f"{config} needs {expected[name].shape}"
-            )
-        params[name] = arrays[key]
     try:
         model.set_params(params)
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: parameters rejected by {class_name}: {e}") from e
-
-    vocab = None
-    if vocab_keys:
-        missing = [k for k in vocab_keys if k not in arrays]
-        if missing:
-            raise CheckpointError(f"{path}: missing vocabulary keys {missing}")
-        try:
-            vocab = Vocabulary.from_arrays({k: arrays[k] for k in vocab_keys})
-        except (ValueError, TypeError) as e:
-            raise CheckpointError(f"{path}: broken vocabulary: {e}") from e
-        word_dim = getattr(model, "word_dim", None)
-        if word_dim is not None and len(vocab) != word_dim:
-            raise CheckpointError(
-                f"{path}: vocabulary has {len(vocab)} words but the model's word_dim is {word_dim}"
-            )
-    optimizer_keys = meta.get("optimizer_keys") or []  # absent in older checkpoints
-    missing = [k for k in optimizer_keys if OPTIMIZER_PREFIX + k not in arrays]
-    if missing:
-        raise CheckpointError(f"{path}: missing optimizer state keys {missing}")
     return Checkpoint(
         model=model,
         vocab=vocab,
         training_state=meta.get("training_state"),
         version=str(meta.get("rnnlib_version", "unknown")),
         path=path,
-        optimizer_state={k: arrays[OPTIMIZER_PREFIX + k] for k in optimizer_keys} or None,
+        optimizer_state=optimizer_state,
     )
 
 

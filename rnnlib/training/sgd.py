@@ -29,6 +29,7 @@ from rnnlib.interface import (
     check_learning_rate,
     check_positive_int,
     check_positive_number,
+    check_seed_or_generator,
 )
 from rnnlib.training.checkpoint import load_checkpoint, save_checkpoint
 from rnnlib.training.history import (
@@ -116,6 +117,7 @@ def train_with_sgd(
     start_epoch: int = 0,
     resume_from=None,
     optimizer=None,
+    run_info: dict | None = None,
 ) -> History:
     """Train `model` in place until `nepoch` epochs are done or `minutes` are spent; return the History.
 
@@ -137,7 +139,9 @@ def train_with_sgd(
     `shuffle_seed` (an int or a Generator) reshuffles the examples every epoch.
     `resume_from` (a path or a loaded Checkpoint) continues a checkpoint's run exactly: its weights, learning rate,
     history, position, shuffling state and optimizer state replace those given here.
-    The model is always evaluated at the end, also when the last epoch is not an evaluation
+    `run_info` (JSON-safe) is saved in every checkpoint's training state as "run" (the CLI
+    keeps its data options there); a resumed run keeps the saved one unless given anew.
+    The model is always checked at the end, also when the last epoch is not an evaluation
     epoch. Raises TrainingDiverged when an evaluated loss is NaN/inf or above 1.5 log C (half
     as bad again as a uniform guess), or a step makes the parameters NaN/inf: the model is
     left at its last good parameters. On KeyboardInterrupt a checkpoint is saved first,
@@ -150,6 +154,7 @@ def train_with_sgd(
     _check_arguments(
         X_train, y_train, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm
     )
+    check_seed_or_generator(shuffle_seed, "shuffle_seed")
     eval_data = evaluation_data(X_train, y_train, X_val, y_val)
     optimizer = _optimizer(optimizer, learning_rate, model)
     if optimizer is not None:
@@ -169,8 +174,9 @@ def train_with_sgd(
             )
         state, saved_vocab = state_from_checkpoint(resume_from, model, n, optimizer)
         vocab = vocab if vocab is not None else saved_vocab
+        state.run = run_info if run_info is not None else state.run
     else:
-        state = fresh_state(learning_rate, n, history, start_epoch, shuffle_seed)
+        state = fresh_state(learning_rate, n, history, start_epoch, shuffle_seed, run_info)
         state.optimizer = optimizer
     if state.optimizer is not None:
         state.optimizer.learning_rate = state.learning_rate  # the saved run's, when resumed

@@ -2,9 +2,10 @@
 
 The state is the epoch, the position in it, the learning rate, the History, the
 shuffling generator as it was before this epoch's permutation was drawn (so a resumed run
-draws the same order again) and the optimiser (moments, step count), if the run uses one.
-Every update happens with Ctrl-C held off, so the state is never half updated when it is
-saved.
+draws the same order again), the optimiser (moments, step count) if the run uses one, and
+what the caller needs to rebuild its data (`run`: the CLI's data options and corpus
+checksum), all saved in the same atomic write. Every update happens with Ctrl-C held off,
+so the state is never half updated when it is saved.
 """
 
 import signal
@@ -35,6 +36,7 @@ class TrainingState:
     optimizer: object = (
         None  # an rnnlib.training.optimizers.Optimizer; its state goes in the arrays
     )
+    run: dict | None = None  # the caller's JSON about the run (the CLI: its data options)
 
     def to_dict(self, settings: dict) -> dict:
         """JSON-safe; the rng is saved as it was before this epoch's permutation."""
@@ -47,6 +49,7 @@ class TrainingState:
             "history": self.history.to_dict(),
             "rng_state": rng_state,
             "settings": settings,
+            "run": self.run,
         }
 
     def rng_state(self) -> dict:
@@ -71,12 +74,14 @@ class TrainingState:
             float(saved["learning_rate"]),
             History.from_dict(saved["history"]),
             rng,  # as it was when this epoch began: it draws this epoch's permutation again
+            run=saved.get("run"),
         )
 
 
 def fresh_state(
-    learning_rate: float, n: int, history: History | None, start_epoch: int, shuffle_seed
-) -> TrainingState:
+    learning_rate: float, n: int, history: History | None, start_epoch: int, shuffle_seed,
+    run: dict | None = None,
+) -> TrainingState:  # fmt: skip
     """The state at the start of `start_epoch`, continuing `history` if given."""
     history = history if history is not None else History()
     last = history.evaluations[-1] if history.evaluations else None
@@ -85,7 +90,7 @@ def fresh_state(
         rng = shuffle_seed
     else:
         rng = np.random.default_rng(shuffle_seed)
-    return TrainingState(start_epoch, 0, seen, float(learning_rate), history, rng)
+    return TrainingState(start_epoch, 0, seen, float(learning_rate), history, rng, run=run)
 
 
 def state_from_checkpoint(path, model, n: int, optimizer=None):

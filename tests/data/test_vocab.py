@@ -144,6 +144,24 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         build_xy([np.array([0])])
 
 
+def test_decoding_anything_but_one_sentence_of_ids_is_a_clear_error():
+    """Before: 'list indices must be integers or slices, not list' from deep inside decode."""
+    vocab = Vocabulary([SENTENCE_START, SENTENCE_END, "a", UNKNOWN_TOKEN])
+    with pytest.raises(ValueError, match=r"1-D sequence of word ids .* got shape \(2, 2\)"):
+        vocab.decode(np.array([[0, 2], [2, 1]]))
+    with pytest.raises(ValueError, match=r"got shape \(\)"):
+        vocab.decode(np.int64(2))
+    assert vocab.decode([]) == []
+    assert vocab.decode(np.array([0, 2, 1])) == [SENTENCE_START, "a", SENTENCE_END]
+
+
+@pytest.mark.parametrize("seed", [-1, "abc", 0.5])
+def test_split_seeds_are_checked(seed):
+    words = rf"seed must be an integer in \[0, 2\*\*31\), got {seed!r}"
+    with pytest.raises(ValueError, match=words):
+        split_dataset([1, 2], [1, 2], seed=seed)
+
+
 def test_coverage_curve_agrees_with_built_vocabularies():
     tokens = tokenize_sentences(split_sentences(TEXT))
     sizes = [3, 4, 6, 10, 100]

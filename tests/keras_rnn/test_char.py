@@ -4,6 +4,9 @@ Oracles: hand-computed windows, an unmasked Keras model of the exact context len
 greedy decoding done by hand, a chi-square test of sampled frequencies.
 """
 
+import json
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -167,3 +170,63 @@ def test_saved_model_alone_generates_the_same_text(trained, tmp_path):
     assert loaded.generate("abc", 30, 0.7, np.random.default_rng(9)) == expected
     with pytest.raises(FileNotFoundError, match="no Keras model file"):
         RNNKeras.load(tmp_path / "missing.keras")
+
+
+def test_loading_restores_the_optimizer_state_without_keras_config(trained, tmp_path):
+    """Weights and RMSprop's state go into a model rnnlib built; Keras' config is never used."""
+    model = trained[0]
+    path = tmp_path / "chars.keras"
+    model.save(path)
+    loaded = RNNKeras.load(path)
+    saved_state = [np.array(v.value) for v in model.model.optimizer.variables]
+    loaded_state = [np.array(v.value) for v in loaded.model.optimizer.variables]
+    assert len(saved_state) == len(loaded_state) > 2
+    for a, b in zip(saved_state, loaded_state, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def with_info(src, dst, change):
+    """A copy of the .keras archive `src` with rnnlib.json changed by `change(info)`."""
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(dst, "w") as new:
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename == "rnnlib.json":
+                info = json.loads(data)
+                change(info)
+                data = json.dumps(info).encode()
+            new.writestr(item, data)
+    return dst
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda c: c.update(vector_size=10**9), "vector_size=1000000000 and hidden_dim=16 ask"),
+        (lambda c: c.update(learning_rate="x"), "learning_rate must be a positive number, got 'x'"),
+        (lambda c: c.update(seed="abc"), r"seed must be an integer in \[0, 2\*\*31\)"),
+        (lambda c: c.update(code="import os"), r"unknown config keys \['code'\]"),
+        (lambda c: c.pop("hidden_dim"), r"the config lacks \['hidden_dim'\]"),
+    ],
+)
+def test_a_crafted_char_model_config_is_refused_naming_the_file(trained, tmp_path, change, words):
+    """Before: NumPy's "ufunc 'isfinite' not supported" or int()'s message, without the path."""
+    path = tmp_path / "chars.keras"
+    trained[0].save(path)
+    crafted = with_info(path, tmp_path / "crafted.keras", lambda info: change(info["config"]))
+    with pytest.raises(ValueError, match=words) as error:
+        RNNKeras.load(crafted)
+    assert str(crafted) in str(error.value)
+
+
+def test_a_damaged_char_model_file_names_itself(trained, tmp_path):
+    path = tmp_path / "chars.keras"
+    trained[0].save(path)
+    with zipfile.ZipFile(path) as archive:
+        member = archive.getinfo("model.weights.h5")
+    raw = bytearray(path.read_bytes())
+    start = member.header_offset + 30 + len(member.filename) + len(member.extra)
+    middle = start + member.compress_size // 2
+    raw[middle : middle + 64] = bytes(255 - b for b in raw[middle : middle + 64])
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"{path} is a damaged .keras file"):
+        RNNKeras.load(path)

@@ -4,9 +4,13 @@ Oracles: RNNNumpy (same weights -> same o, s, loss, gradients, SGD steps), centr
 differences (GRU/LSTM gradients), scripted losses (the halving callback).
 """
 
+import io
+import json
 import math
+import zipfile
 from pathlib import Path
 
+import h5py
 import jax
 import numpy as np
 import pytest
@@ -397,3 +401,112 @@ def test_keras_fit_trains_for_a_time_budget(monkeypatch):
         model.fit(X, Y, nepoch=None, verbose=0)
     with pytest.raises(ValueError, match="minutes must be a positive number"):
         model.fit(X, Y, nepoch=None, minutes=-1, verbose=0)
+
+
+# --- crafted and damaged .keras files ---------------------------------------------------------
+
+
+def rewrite_keras(src, dst, info=None, weights=None):
+    """Copy a .keras archive with rnnlib.json's JSON and/or the weights member replaced."""
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(dst, "w") as new:
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename == "rnnlib.json" and info is not None:
+                data = json.dumps(info).encode()
+            if item.filename == "model.weights.h5" and weights is not None:
+                data = weights(data)
+            new.writestr(item, data)
+    return dst
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A saved KerasRNN (C words, H = 3) with its vocabulary, and rnnlib's JSON inside it."""
+    path = tmp_path / "model.keras"
+    KerasRNN(len(VOCAB), 3, seed=4).save(path, VOCAB)
+    with zipfile.ZipFile(path) as archive:
+        return path, json.loads(archive.read("rnnlib.json"))
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda i: i.update({"class": "os.system"}), r"holds a 'os.system', not one of"),
+        (lambda i: i.update({"class": "KerasWordModel"}), r"holds a 'KerasWordModel', not one"),
+        (
+            lambda i: i["config"].update(word_dim=10**9),
+            r"config of KerasRNN is not usable: word_dim=1000000000 and hidden_dim=3 ask for",
+        ),
+        (
+            lambda i: i["config"].update(hidden_dim=2.5),
+            r"not usable: hidden_dim must be a positive integer, got 2.5",
+        ),
+        (lambda i: i["config"].update(evil=1), r"not usable: unknown config keys \['evil'\]"),
+        (lambda i: i.update(config=[1, 2]), r"not usable: the config must be a JSON object"),
+        (lambda i: i["config"].update(seed=-1), r"seed must be an integer in \[0, 2\*\*31\)"),
+        (lambda i: i.update(vocab=i["vocab"][:3]), r"vocabulary has 3 words but word_dim is 12"),
+        (lambda i: i.update(vocab="abc"), r"the saved vocabulary must be a list of words"),
+    ],
+)
+def test_the_keras_loader_checks_the_saved_class_and_config_before_building(
+    saved, tmp_path, change, words
+):
+    """Each crafted rnnlib.json is refused with the file named, before any model is built.
+
+    (Before: a TypeError without the path for an unknown key, a vocabulary of the wrong size
+    accepted, and word_dim = 1e9 built as asked; that case is not run against the old code.)
+    """
+    path, info = saved
+    change(info)
+    crafted = rewrite_keras(path, tmp_path / "crafted.keras", info=info)
+    with pytest.raises(ValueError, match=words) as error:
+        KerasWordModel.load(crafted)
+    assert str(crafted) in str(error.value)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_a_damaged_keras_archive_is_an_error_naming_the_file(saved, tmp_path):
+    """Flipped bytes inside the weights: before, a bare BadZipFile ("Bad CRC-32"), no path."""
+    path, _ = saved
+
+    def flip(data: bytes) -> bytes:
+        middle = len(data) // 2
+        return (
+            data[:middle] + bytes(255 - b for b in data[middle : middle + 64]) + data[middle + 64 :]
+        )
+
+    damaged = rewrite_keras(path, tmp_path / "damaged.keras")
+    raw = bytearray(damaged.read_bytes())
+    with zipfile.ZipFile(damaged) as archive:
+        member = archive.getinfo("model.weights.h5")
+    start = member.header_offset + 30 + len(member.filename) + len(member.extra)
+    raw[start : start + member.compress_size] = flip(raw[start : start + member.compress_size])
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"{damaged} is a damaged .keras file"):
+        KerasWordModel.load(damaged)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=f"{truncated} is not a readable .keras file"):
+        KerasWordModel.load(truncated)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_stored_weights_larger_than_the_model_are_refused_before_they_are_read(saved, tmp_path):
+    """An embedding of 1e7 x 3 zeros, stored compressed in a few KB: never read into memory."""
+    path, _ = saved
+
+    def bigger(data: bytes) -> bytes:
+        out = io.BytesIO(data)
+        with h5py.File(out, "r+") as weights:
+            del weights["layers/embedding/vars/0"]
+            weights.create_dataset(
+                "layers/embedding/vars/0", shape=(10**7, 3), dtype="f4", chunks=(10**5, 3),
+                compression="gzip",
+            )  # fmt: skip
+        return out.getvalue()
+
+    crafted = rewrite_keras(path, tmp_path / "bigger.keras", weights=bigger)
+    assert crafted.stat().st_size < 100_000
+    with pytest.raises(ValueError, match=r"holds arrays larger than any of this model's"):
+        KerasWordModel.load(crafted)

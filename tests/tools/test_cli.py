@@ -1,11 +1,14 @@
 """`python -m rnnlib train|generate|bench`: runs, checkpoints, Ctrl-C and --resume, bad values."""
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,8 +40,9 @@ def test_train_writes_a_checkpoint_whose_loss_fell(tmp_path, capsys):
     assert len(losses) == 4 and losses[-1] < losses[0] - 0.1
     err = capsys.readouterr().err
     assert "epoch 3" in err and f"final loss {losses[-1]:.4f}" in err  # the loss at evaluations
-    saved = json.loads((tmp_path / "run.npz.args.json").read_text())
+    saved = state["run"]["data"]  # what --resume needs, inside the checkpoint
     assert saved["corpus"] == "synthetic" and saved["sentences"] == 120
+    assert sorted(os.listdir(tmp_path)) == ["run.npz"]  # no .args.json beside it any more
 
 
 def test_readable_backend_and_text_corpus(tmp_path):
@@ -136,6 +140,10 @@ def test_bench_command_runs_quick(capsys):
         (["generate", "x.npz", "--temperature", "0"], "expected a positive number, got '0'"),
         (["generate", "x.npz", "-n", "many"], "expected a positive integer, got 'many'"),
         (["bench", "--vocab", "0"], "expected a positive integer, got '0'"),
+        (["train", "--seed", "-1"], "--seed: expected an integer in [0, 2**31), got '-1'"),
+        (["train", "--seed", "abc"], "--seed: expected an integer in [0, 2**31), got 'abc'"),
+        (["generate", "x.npz", "--seed", "-1"], "expected an integer in [0, 2**31), got '-1'"),
+        (["bench", "--seed", "x"], "--seed: expected an integer in [0, 2**31), got 'x'"),
         ([], "required: command"),
     ],
 )
@@ -155,3 +163,149 @@ def test_resume_refuses_new_data_or_model_options_and_missing_runs(tmp_path, cap
     with pytest.raises(SystemExit):
         main(["train", "--checkpoint", str(tmp_path / "none.npz"), "--resume"])
     assert "--resume:" in capsys.readouterr().err
+
+
+# --- overwriting, resuming, unwritable places: one line, status 1 ----------------------------
+
+
+def run_cli(*argv):
+    """`python -m rnnlib ...` in a child process: (status, stderr)."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnlib", *map(str, argv)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    return done.returncode, done.stderr
+
+
+def one_line_error(err: str) -> str:
+    """The last line of stderr, after checking it is an error of ours and not a traceback."""
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("python -m rnnlib train: error: "), err
+    return lines[-1]
+
+
+def test_a_fresh_run_never_replaces_a_checkpoint_unless_told(tmp_path, capsys):
+    """Before: a 1-epoch run silently replaced a 2-epoch one."""
+    train(tmp_path, "--epochs", "2")
+    path = tmp_path / "run.npz"
+    before = path.read_bytes()
+    capsys.readouterr()
+    assert main(["train", *SMALL, "--epochs", "1", "--checkpoint", str(path)]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert f"{path} already holds a checkpoint" in line and "--resume" in line
+    assert "--overwrite" in line and path.read_bytes() == before
+    assert main(["train", *SMALL, "--epochs", "1", "--overwrite", "--checkpoint", str(path)]) == 0
+    assert load_checkpoint(path).training_state["epoch"] == 1
+    with pytest.raises(SystemExit):
+        main(["train", "--checkpoint", str(path), "--resume", "--overwrite"])
+    assert "--overwrite would replace it" in capsys.readouterr().err
+
+
+def test_the_refusal_is_one_line_with_status_1_from_the_command_line(tmp_path):
+    train(tmp_path, "--epochs", "1")
+    status, err = run_cli("train", *SMALL, "--checkpoint", tmp_path / "run.npz")
+    assert status == 1 and "already holds a checkpoint" in one_line_error(err)
+
+
+def write_corpus(path, animal: str):
+    """Six sentences; another animal gives another file with the same number of sentences."""
+    text = " ".join(f"The {animal} number {i} sat on the mat." for i in range(6))
+    path.write_text(text + "\n")
+
+
+def test_resume_needs_nothing_beside_the_checkpoint(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    write_corpus(corpus, "cat")
+    path = tmp_path / "run.npz"
+    argv = ["train", "--corpus", "text", "--corpus-path", str(corpus), "--vocabulary-size", "12",
+            "--hidden", "4", "--epochs", "1", "--no-progress", "--checkpoint", str(path)]  # fmt: skip
+    assert main(argv) == 0
+    data = load_checkpoint(path).training_state["run"]["data"]
+    assert data["corpus_path"] == str(corpus.resolve())
+    assert data["corpus_sha256"] == hashlib.sha256(corpus.read_bytes()).hexdigest()
+    assert sorted(os.listdir(tmp_path)) == ["corpus.txt", "run.npz"]
+    assert main(["train", "--checkpoint", str(path), "--resume", "--epochs", "2",
+                 "--no-progress"]) == 0  # fmt: skip
+    resumed = load_checkpoint(path).training_state
+    assert resumed["epoch"] == 2 and resumed["run"]["data"] == data
+
+
+def test_resume_notices_a_replaced_corpus_file(tmp_path, capsys):
+    """Before: a file with other words but as many sentences resumed without a word."""
+    corpus = tmp_path / "corpus.txt"
+    write_corpus(corpus, "cat")
+    path = tmp_path / "run.npz"
+    argv = ["train", "--corpus", "text", "--corpus-path", str(corpus), "--vocabulary-size", "12",
+            "--hidden", "4", "--epochs", "1", "--no-progress", "--checkpoint", str(path)]  # fmt: skip
+    assert main(argv) == 0
+    write_corpus(corpus, "dog")  # same length, same number of sentences, other words
+    capsys.readouterr()
+    assert main(["train", "--checkpoint", str(path), "--resume", "--epochs", "2"]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert f"{corpus.resolve()} has changed since the run began" in line
+    corpus.unlink()
+    assert main(["train", "--checkpoint", str(path), "--resume", "--epochs", "2"]) == 1
+    assert "cannot read the run's corpus" in one_line_error(capsys.readouterr().err)
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def test_a_run_saved_with_a_separate_args_json_still_resumes_exactly(tmp_path):
+    """A run written by the CLI before the data options moved inside the checkpoint.
+
+    The fixture is what commit 830888b wrote for `train --corpus synthetic --sentences 120
+    --vocabulary-size 30 --hidden 8 --batch-size 1 --seed 3 --epochs 2`: the checkpoint and
+    its `.args.json`. Resumed to epoch 4 it must equal one uninterrupted run of 4 epochs.
+    """
+    path = tmp_path / "old.npz"
+    shutil.copy(FIXTURES / "cli_run_with_args_json.npz", path)
+    shutil.copy(FIXTURES / "cli_run_with_args_json.npz.args.json", tmp_path / "old.npz.args.json")
+    assert "run" not in load_checkpoint(path).training_state  # the old layout indeed
+    assert main(["train", "--checkpoint", str(path), "--resume", "--epochs", "4",
+                 "--no-progress"]) == 0  # fmt: skip
+    resumed = load_checkpoint(path)
+    assert resumed.training_state["run"]["data"]["corpus"] == "synthetic"  # inside it from now
+    reference = train(tmp_path, "--batch-size", "1", "--seed", "3", "--epochs", "4",
+                      name="reference.npz")  # fmt: skip
+    for name, value in reference.model.get_params().items():
+        np.testing.assert_array_equal(resumed.model.get_params()[name], value)
+    assert resumed.training_state["history"] == reference.training_state["history"]
+    (tmp_path / "old.npz.args.json").unlink()  # no longer needed: the data options are inside
+    assert main(["train", "--checkpoint", str(path), "--resume", "--epochs", "5",
+                 "--no-progress"]) == 0  # fmt: skip
+
+
+def test_an_old_run_without_its_args_json_says_so(tmp_path, capsys):
+    path = tmp_path / "old.npz"
+    shutil.copy(FIXTURES / "cli_run_with_args_json.npz", path)
+    assert main(["train", "--checkpoint", str(path), "--resume", "--epochs", "3"]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert "does not say which data it was trained on" in line and "old.npz.args.json" in line
+
+
+def test_a_read_only_checkpoint_place_is_one_clear_line(read_only_dir, tmp_path):
+    """A real read-only bind mount. Before: a traceback naming a temporary file."""
+    source, view = read_only_dir
+    status, err = run_cli("train", *SMALL, "--checkpoint", view / "run.npz")
+    assert status == 1
+    assert one_line_error(err).endswith(f"cannot write {view / 'run.npz'}: Read-only file system")
+    # A run that lives there can be read, but not continued there.
+    train(tmp_path, "--epochs", "1")
+    shutil.copy(tmp_path / "run.npz", source / "run.npz")
+    status, err = run_cli("train", "--checkpoint", view / "run.npz", "--resume", "--epochs", "2")
+    assert status == 1
+    assert one_line_error(err).endswith(f"cannot write {view / 'run.npz'}: Read-only file system")
+
+
+def test_a_disk_that_fills_up_during_training_is_one_clear_line(small_tmpfs, capsys):
+    """A real tmpfs too small for the first checkpoint: status 1, the path, the reason."""
+    disk = small_tmpfs(8)
+    path = disk / "run.npz"
+    argv = ["train", *SMALL, "--hidden", "64", "--epochs", "1", "--checkpoint", str(path)]
+    assert main(argv) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert line.endswith(f"cannot write {path}: No space left on device")
+    assert os.listdir(disk) == []  # nothing half written left behind

@@ -1,11 +1,19 @@
-"""Checkpoints: exact round trips, the model rebuilt from the file alone, clear errors."""
+"""Checkpoints: exact round trips, the model rebuilt from the file alone, clear errors, crafted files."""
 
+import http.server
 import importlib
+import io
 import json
 import os
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -259,3 +267,213 @@ def test_checkpoints_written_before_the_layout_change_still_load(file, module, c
         np.testing.assert_array_equal(checkpoint.model.get_params()[name], value)
     assert checkpoint.vocab.index_to_word[2] == "w0" and len(checkpoint.vocab) == 12
     assert checkpoint.training_state["epoch"] == 1
+
+
+# --- crafted files: nothing of the file's choosing runs ---------------------------------------
+
+
+class CountingServer:
+    """A real local HTTP server that counts the requests it gets."""
+
+    def __init__(self):
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the http.server name)
+                outer.requests += 1
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"body\nfetched\n")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/data.csv"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def crafted_calls(tmp_path, server):
+    """(class name, config, what would show it ran) for functions a crafted file might name."""
+    written = tmp_path / "written.txt"
+    notebook = tmp_path / "evil.ipynb"
+    ran = tmp_path / "notebook-ran.txt"
+    code = f"open({str(ran)!r}, 'w').write('ran')"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), notebook)
+    touched = tmp_path / "system-ran.txt"
+    return [
+        ("rnnlib._io:atomic_write_text", {"path": str(written), "text": "pwned"}, written.exists),
+        ("rnnlib.tools.book:execute_notebook", {"path": str(notebook)}, ran.exists),
+        ("rnnlib.book:execute_notebook", {"path": str(notebook)}, ran.exists),  # the old path
+        (
+            "rnnlib.data.corpus:download",
+            {"name_or_url": server.url, "cache_dir": str(tmp_path / "cache")},
+            lambda: server.requests > 0,
+        ),
+        ("rnnlib.corpus:download", {"name_or_url": server.url}, lambda: server.requests > 0),
+        ("os:system", {"command": f"touch {touched}"}, touched.exists),
+        ("rnnlib.numpy_rnn.readable:np.save", {"file": str(written), "arr": 1}, written.exists),
+    ]
+
+
+@pytest.fixture
+def server():
+    server = CountingServer()
+    yield server
+    server.close()
+
+
+def test_a_crafted_checkpoint_runs_nothing_of_its_choosing(tmp_path, good, server):
+    """Files naming a writer, a notebook runner, a downloader, os.system: all refused, none run.
+
+    (rnnlib before the layout change imported any rnnlib.* attribute a file named and called
+    it with the file's config: the atomic_write_text file wrote written.txt.)
+    """
+    for i, (name, config, ran) in enumerate(crafted_calls(tmp_path, server)):
+
+        def change(arrays, meta, name=name, config=config):
+            meta["model_class"], meta["config"] = name, config
+
+        crafted = rewrite(good, tmp_path / f"crafted{i}.npz", change)
+        with pytest.raises(CheckpointError, match=f"refusing to load model class '{name}'"):
+            load_checkpoint(crafted)
+        assert not ran(), f"{name} ran"
+
+
+def test_the_cli_refuses_a_crafted_checkpoint_without_running_it(tmp_path, good, server):
+    """`python -m rnnlib generate evil.npz`, as the issue's attacker ran it: nothing written."""
+    target = tmp_path / "written.txt"
+
+    def change(arrays, meta):
+        meta["model_class"] = "rnnlib._io:atomic_write_text"
+        meta["config"] = {"path": str(target), "text": "pwned"}
+
+    evil = rewrite(good, tmp_path / "evil.npz", change)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnlib", "generate", str(evil)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "refusing to load model class 'rnnlib._io:atomic_write_text'" in done.stderr
+    assert not target.exists()
+
+
+# --- sizes: checked before anything is allocated ---------------------------------------------
+
+
+def peak_bytes(call) -> int:
+    """The most memory Python and NumPy held at once during call() (tracemalloc sees both)."""
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return peak
+
+
+def refused(path, match):
+    def call():
+        with pytest.raises(CheckpointError, match=match):
+            load_checkpoint(path)
+
+    return call
+
+
+def test_a_config_asking_for_a_huge_model_is_refused_before_building_it(tmp_path, good):
+    """The issue's 4 KB file whose config says word_dim = 1_000_000: refused, nothing allocated.
+
+    (Before: the model was built first, 2 x 4e6 float64 weights here, then rejected.)
+    """
+
+    def change(arrays, meta):
+        meta["config"]["word_dim"] = 1_000_000
+
+    crafted = rewrite(good, tmp_path / "huge.npz", change)
+    assert crafted.stat().st_size < 8000
+    start = time.perf_counter()
+    peak = peak_bytes(refused(crafted, r"U has shape \(4, 8\).*needs \(4, 1000000\)"))
+    assert peak < 4_000_000 and time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize(
+    "word_dim, words",
+    [
+        (10**9, r"refused: word_dim=1000000000 and hidden_dim=4 ask for .* at most 1e\+08"),
+        (1e9, r"refused: word_dim must be a positive integer, got 1000000000.0"),
+        ("8", r"refused: word_dim must be a positive integer, got '8'"),
+        (True, r"refused: word_dim must be a positive integer, got True"),
+    ],
+)
+def test_config_sizes_are_checked_against_the_limit(tmp_path, good, word_dim, words):
+    def change(arrays, meta):
+        meta["config"]["word_dim"] = word_dim
+
+    assert peak_bytes(refused(rewrite(good, tmp_path / "bad.npz", change), words)) < 4_000_000
+
+
+def npy_header_only(shape, dtype="<f8") -> bytes:
+    """An .npy member whose header promises `shape` but that holds no data at all."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        out, {"descr": dtype, "fortran_order": False, "shape": shape}
+    )
+    return out.getvalue()
+
+
+def test_array_headers_are_checked_before_their_data_is_read(tmp_path, good):
+    """A member whose header claims (4, 10**8) floats: refused before NumPy allocates 3.2 GB.
+
+    (Before, np.load allocated the whole promised array, then found the data missing.)
+    """
+    crafted = tmp_path / "liar.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(crafted, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "param/U.npy":
+                data = npy_header_only((4, 10**8))
+            dst.writestr(item, data)
+    match = r"U has shape \(4, 100000000\), but the saved config .* needs \(4, 8\)"
+    assert peak_bytes(refused(crafted, match)) < 4_000_000
+    meta = tmp_path / "long-meta.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(meta, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "meta.npy":
+                data = npy_header_only((), "<U100000000")  # a 400 MB string, promised
+            dst.writestr(item, data)
+    assert peak_bytes(refused(meta, "'meta' must be one string of at most")) < 4_000_000
+
+
+# --- values: NaN and inf are refused, naming the parameter ---------------------------------------
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_in_a_file_are_refused_naming_the_parameter(tmp_path, good, bad):
+    def change(arrays, meta):
+        arrays["param/V"] = arrays["param/V"].copy()
+        arrays["param/V"][3, 1] = bad
+
+    with pytest.raises(CheckpointError, match=r"parameter V holds 1 NaN or infinite .*\(3, 1\)"):
+        load_checkpoint(rewrite(good, tmp_path / "bad.npz", change))
+
+
+# --- a real full disk ------------------------------------------------------------------------
+
+
+def test_a_real_full_disk_keeps_the_old_checkpoint(small_tmpfs, trained):
+    """A 96 KB tmpfs holds the small checkpoint but not a bigger one: the old stays, intact."""
+    model, vocab = trained
+    path = save_checkpoint(small_tmpfs(96) / "m.npz", model, vocab)
+    first = path.read_bytes()
+    with pytest.raises(OSError) as info:
+        save_checkpoint(path, RNNNumpy(2000, 20))
+    assert str(info.value) == f"cannot write {path}: No space left on device"
+    assert path.read_bytes() == first and os.listdir(path.parent) == ["m.npz"]
+    assert_same_params(load_model(path), model)

@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from rnnlib.tools.args import non_negative_float, positive_float, positive_int, truncation
+from rnnlib.tools.args import non_negative_float, positive_float, positive_int, seed, truncation
 from rnnlib.tools.bench.blas import other_kernel_env, run_child
 from rnnlib.tools.bench.harness import REGISTRY, Setup, run
 from rnnlib.tools.bench.report import format_table, merge_other_kernel
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     add("--quick", action="store_true", help="tiny sizes, a smoke test: " + str(QUICK))
     add("--json", action="store_true", help="print the rows as JSON")
-    add("--seed", type=int, default=0, help="seed of the weights and the batches")
+    add("--seed", type=seed, default=0, help="seed of the weights and the batches")
     add("--child-json", action="store_true", help=argparse.SUPPRESS)  # rows and context
     return parser
 
