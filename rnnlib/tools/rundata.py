@@ -18,7 +18,14 @@ class RunDataError(ValueError):
 
 
 def load_data(corpus: str, corpus_path, sentences, vocabulary_size: int, seed: int, vocab=None):
-    """Encoded (X, y) and the Vocabulary (built here unless given) for a corpus choice."""
+    """Encoded (X, y), the Vocabulary (built here unless given) and validation (X, y) or None.
+
+    "benchmark" is the series' one split (rnnlib.data.benchmark): its training part, its
+    vocabulary (from the training part only) and its validation part, on which the run's
+    loss is evaluated. The other corpora are evaluated on their training data.
+    """
+    if corpus == "benchmark":
+        return _benchmark_data(sentences, vocabulary_size, vocab)
     from rnnlib.data import corpus as sources
     from rnnlib.data.vocab import (
         SENTENCE_END,
@@ -42,7 +49,21 @@ def load_data(corpus: str, corpus_path, sentences, vocabulary_size: int, seed: i
         tokens = tokens[:sentences] if sentences else tokens
     vocab = Vocabulary.build(tokens, vocabulary_size) if vocab is None else vocab
     X, y = build_xy(vocab.encode(t) for t in tokens)
-    return X, y, vocab
+    return X, y, vocab, None
+
+
+def _benchmark_data(sentences, vocabulary_size: int, vocab=None):
+    """The benchmark split's training part (its first `sentences`), vocabulary, validation."""
+    from rnnlib.data.benchmark import benchmark_split
+
+    split = benchmark_split(vocabulary_size=vocabulary_size)
+    if vocab is not None and vocab != split.vocab:
+        raise ValueError(
+            f"the checkpoint's vocabulary ({len(vocab)} words) is not the benchmark split's "
+            f"({len(split.vocab)} words)"
+        )
+    train = split.train.prefix(sentences) if sentences else split.train
+    return train.X, train.y, split.vocab, (split.validation.X, split.validation.y)
 
 
 def args_file(checkpoint) -> Path:

@@ -39,7 +39,7 @@ def test_train_writes_a_checkpoint_whose_loss_fell(tmp_path, capsys):
     losses = [e[2] for e in state["history"]["evaluations"]]
     assert len(losses) == 4 and losses[-1] < losses[0] - 0.1
     err = capsys.readouterr().err
-    assert "epoch 3" in err and f"final loss {losses[-1]:.4f}" in err  # the loss at evaluations
+    assert "epoch 3" in err and f"loss {losses[-1]:.4f} (perplexity" in err  # at evaluations
     saved = state["run"]["data"]  # what --resume needs, inside the checkpoint
     assert saved["corpus"] == "synthetic" and saved["sentences"] == 120
     assert sorted(os.listdir(tmp_path)) == ["run.npz"]  # no .args.json beside it any more
@@ -268,7 +268,10 @@ def test_a_run_saved_with_a_separate_args_json_still_resumes_exactly(tmp_path):
                  "--no-progress"]) == 0  # fmt: skip
     resumed = load_checkpoint(path)
     assert resumed.training_state["run"]["data"]["corpus"] == "synthetic"  # inside it from now
-    reference = train(tmp_path, "--batch-size", "1", "--seed", "3", "--epochs", "4",
+    # The defaults of 830888b, given explicitly: the CLI's defaults have changed since.
+    old_recipe = ["--optimizer", "sgd", "--bptt-truncate", "4", "--learning-rate", "0.002",
+                  "--clip-norm", "5"]  # fmt: skip
+    reference = train(tmp_path, "--batch-size", "1", "--seed", "3", "--epochs", "4", *old_recipe,
                       name="reference.npz")  # fmt: skip
     for name, value in reference.model.get_params().items():
         np.testing.assert_array_equal(resumed.model.get_params()[name], value)
@@ -309,3 +312,78 @@ def test_a_disk_that_fills_up_during_training_is_one_clear_line(small_tmpfs, cap
     line = one_line_error(capsys.readouterr().err)
     assert line.endswith(f"cannot write {path}: No space left on device")
     assert os.listdir(disk) == []  # nothing half written left behind
+
+
+# --- the benchmark split by default, a time budget, evaluate ----------------------------------
+
+
+def test_by_default_train_uses_the_benchmark_split_and_evaluates_on_its_validation(tmp_path):
+    import math
+
+    from rnnlib.data.benchmark import benchmark_split
+    from rnnlib.evaluation import score
+
+    path = tmp_path / "bench.npz"
+    argv = ["train", "--sentences", "40", "--hidden", "4", "--minutes", "0.02", "--no-progress"]
+    assert main([*argv, "--checkpoint", str(path)]) == 0
+    checkpoint = load_checkpoint(path)
+    split = benchmark_split()
+    assert checkpoint.vocab == split.vocab and len(split.vocab) == 8000
+    assert checkpoint.training_state["run"]["data"]["corpus"] == "benchmark"
+    settings = checkpoint.training_state["settings"]
+    assert settings["minutes"] == 0.02 and settings["batch_size"] == 32
+    assert checkpoint.optimizer_state is not None  # Adam's moments, for --resume
+    # The evaluations were on validation: the first is the untrained model's validation loss.
+    first = checkpoint.training_state["history"]["evaluations"][0][2]
+    fresh = RNNNumpyFast(8000, hidden_dim=4, bptt_truncate=-1, seed=0)
+    assert first == pytest.approx(score(fresh, split).loss, rel=1e-5)
+    assert first == pytest.approx(math.log(8000), abs=0.05)
+
+
+def test_evaluate_scores_a_checkpoint_and_an_ngram_on_the_benchmark_split(tmp_path, capsys):
+    import json
+    import math
+
+    from rnnlib.data.benchmark import benchmark_split
+    from rnnlib.evaluation import score
+    from rnnlib.training.checkpoint import save_checkpoint
+
+    split = benchmark_split()
+    model = RNNNumpyFast(len(split.vocab), hidden_dim=4, seed=3)
+    path = save_checkpoint(tmp_path / "m.npz", model, split.vocab)
+    assert main(["evaluate", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"split", "loss", "perplexity", "tokens"}
+    expected = score(model, split, "validation")
+    assert result["split"] == "validation" and result["tokens"] == expected.tokens
+    assert result["loss"] == pytest.approx(expected.loss) and result["perplexity"] == pytest.approx(
+        math.exp(expected.loss)
+    )
+    assert main(["evaluate", str(path), "--split", "test"]) == 0
+    assert "test: loss" in capsys.readouterr().out
+    assert main(["evaluate", "--ngram", "2", "--json"]) == 0
+    bigram = json.loads(capsys.readouterr().out)
+    assert bigram["loss"] < math.log(8000) and bigram["tokens"] == expected.tokens
+
+
+def test_evaluate_refuses_another_vocabulary_naming_both_sizes(tmp_path, capsys):
+    other = tmp_path / "other.npz"
+    assert main(["train", *SMALL, "--epochs", "1", "--checkpoint", str(other)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(other)])
+    assert "vocabulary of 30 words, the benchmark split's has 8000" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate"])
+    assert "give a CHECKPOINT or --ngram N" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--ngram", "7"])
+    assert "expected an order from 1 to 4" in capsys.readouterr().err
+
+
+def test_a_diverging_run_exits_non_zero_with_one_line(tmp_path, capsys):
+    path = tmp_path / "wild.npz"
+    argv = ["train", *SMALL, "--epochs", "3", "--optimizer", "sgd", "--learning-rate", "1e6"]
+    assert main([*argv, "--checkpoint", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "Traceback" not in err
