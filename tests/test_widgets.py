@@ -327,6 +327,35 @@ def test_unit_is_drawn_and_coloured_over_the_words(data, vocab):
     assert explorer.redraws == 3  # first sentence, then the sentence, then the unit
 
 
+def test_sentence_menu_shows_the_words_not_the_start_marker(data, vocab, quotes):
+    (X, _), model = data, large_w_model()
+    explorer = hidden_state_explorer(model, vocab, X[:3])
+    labels = [label for label, _ in explorer.sentence.options]
+    assert labels[:3] == [" ".join(vocab.decode(x[1:])) for x in X[:3]]  # X[i][0] is START
+    assert not any(label.startswith(SENTENCE_START) for label in labels)
+    quote_vocab, x, _ = quotes
+    quoted = hidden_state_explorer(RNNNumpy(len(quote_vocab), 4), quote_vocab, [x])
+    assert quoted.sentence.options[0][0] == "he said “hi” ."
+    assert "“" in quoted.words_html.value and "``" not in quoted.words_html.value
+    ticks = [label.get_text() for label in quoted.unit_curves[0].get_xticklabels()]
+    assert ticks == [SENTENCE_START, "he", "said", "“", "hi", "”", "."]
+
+
+def test_chosen_unit_is_pointed_at_not_drawn_as_a_dark_row(data, vocab):
+    (X, _), model = data, large_w_model()
+    explorer = hidden_state_explorer({"a": model, "b": model}, vocab, X)
+    explorer.unit.value = 4
+    for heatmap in explorer.heatmaps:
+        boxes = [p for p in heatmap.patches if isinstance(p, Rectangle) and p.get_height() == 1]
+        assert boxes == []  # no box around the unit's row (3 px high: it read as a dark row)
+        (pointer,) = [line for line in heatmap.get_lines() if line.get_marker() == "<"]
+        assert list(pointer.get_ydata()) == [4] and pointer.get_xdata()[0] > 1  # right of it
+    assert min(text_sizes_px(explorer.figure)) >= 10
+    assert explorer.figure.get_figwidth() * explorer.figure.dpi <= WIDTH_PX
+    limit = analysis.hidden_states(model, X[0]).__abs__().max()
+    assert colorbar_labels(explorer.figure) == [f"activation (tanh), colours ±{limit:.2g}"] * 2
+
+
 def top_k_tables(html: str) -> list[list[tuple[str, float]]]:
     """(word, probability) rows of each model's top-k table in the explorer's HTML."""
     tables = html.split("<i>")[1:]  # one per model, after its name
@@ -488,6 +517,46 @@ def test_sampler_bars_are_the_model_and_tempered_distributions(vocab):
     assert [b.get_height() for b in sampled_bars] == pytest.approx(squared[top])
     labels = [label.get_text() for label in sampler.figure.axes[0].get_xticklabels()]
     assert labels == [vocab.index_to_word[i] for i in top]
+
+
+def test_sampler_at_temperature_one_draws_one_set_of_bars(vocab):
+    model = large_w_model()
+    sampler = temperature_sampler(model, vocab, seed_text="w4")  # T = 1 by default
+    chart = sampler.figure.axes[0]
+    assert len(chart.containers) == 1  # the model's own distribution, once
+    assert [t.get_text() for t in chart.get_legend().get_texts()] == ["T = 1"]
+    sampler.temperature.value = 1.9000000000000001  # what the slider sends
+    assert [t.get_text() for t in sampler.figure.axes[0].get_legend().get_texts()] == [
+        "T = 1", "T = 1.9"
+    ]  # fmt: skip
+    half = temperature_sampler(model, vocab, temperature=0.5)  # where notebook 4 starts
+    assert half.temperature.value == 0.5 and len(half.figure.axes[0].containers) == 2
+
+
+def test_sampled_text_is_shown_once_readable_and_wrapped_between_words(quotes):
+    vocab, _, _ = quotes
+    model = RNNNumpy(len(vocab), 4, seed=0)
+    sampler = temperature_sampler(model, vocab, seed=2, sentences=4, temperature=1.5)
+    rng = np.random.default_rng(2)
+    expected = generate_sentences(model, vocab, 4, rng, temperature=1.5, min_length=5)
+    assert any("``" in s or "''" in s for s in expected)  # the quotes are there to be shown
+    assert sampler.text == "\n".join(sentence_text(s) for s in expected)
+    assert "``" not in sampler.text and "''" not in sampler.text
+    # Once: below the figure, not inside it too; as text that wraps between words.
+    drawn = "\n".join(t.get_text() for t in sampler.figure.findobj(Text))
+    assert not any(line in drawn for line in sampler.text.splitlines())
+    assert "word-break:normal" in sampler.text_html.value and "<pre" not in sampler.text_html.value
+    assert html_unescape(re.sub("<[^>]+>", "", sampler.text_html.value)) == sampler.text
+    assert min(text_sizes_px(sampler.figure)) >= 10
+    # The still picture (a saved notebook) has the text, at a readable size, words whole.
+    (text,) = [t for t in sampler.still_figure().findobj(Text) if "\n" in t.get_text()]
+    assert text.get_text().split() == sampler.text.split() and text.get_fontsize() >= 9
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
 
 
 def test_char_sampler_text_is_the_models_generate(vocab):
