@@ -153,28 +153,35 @@ def gradient_flow(model, x, y, params=None, check: bool = True) -> GradientFlow:
 
 
 def gradient_flow_by_sweep(model, x, y, params=None, check: bool = True) -> GradientFlow:
-    """The tutorial RNN's gradient flow from its forward states, in one backward sweep.
+    """The tutorial RNN's gradient flow from its weights, in one forward and one backward sweep.
 
     Output t's error at its own step is delta = (V^T (o_t - onehot(y_t))) * (1 - s_t^2); each
     step back multiplies it by W^T and the next tanh' (1 - s_{j-1}^2). Where it reaches step
     j = t - d it adds delta to U's column x_j and outer(delta, s_{j-1}) to W: exactly output
     t's part at distance d, G_d - G_{d-1}, with nothing subtracted. All outputs move back
     together: a (T, H) matrix of errors, one row per output, one step back per distance d.
-    With `check`, raises NotTheTutorialRNN if the parts do not add up to the model's own
-    full bptt (one call of it: the only one).
+    Only the weights are read from the model (the forward pass is the tutorial's, in float64,
+    all outputs in one product). With `check`, raises NotTheTutorialRNN if the parts do not
+    add up to the model's own full bptt (one call of it: the only one), i.e. if the model
+    does not compute what this function assumes.
     """
-    weights = {name: np.asarray(a, np.float64) for name, a in model.get_params().items()}
+    raw = model.get_params()
+    eps = float(np.finfo(np.result_type(*raw.values())).eps)  # of the model's own numbers
+    U, V, W = (np.asarray(raw[name], np.float64) for name in ("U", "V", "W"))
     params = tuple(params or ("U", "W"))
     if not set(params) <= {"U", "V", "W"}:
         raise ValueError(f"params must be among U, V, W for this model, got {list(params)}")
     x, y = check_sentence(x, y, model.word_dim)
-    o, s = model.forward_propagation(x)
-    eps = float(np.finfo(np.asarray(s).dtype).eps)
-    error, s = np.array(o, np.float64), np.asarray(s, np.float64)  # (T, C), (T, H)
-    T, H = s.shape
+    T, H = len(x), W.shape[0]
+    s, state = np.zeros((T, H)), np.zeros(H)  # the forward pass, as RNNNumpy's, in float64
+    for t in range(T):
+        s[t] = state = np.tanh(U[:, x[t]] + W @ state)
+    scores = s @ V.T  # (T, C): all outputs in one product
+    error = np.exp(scores - scores.max(axis=1, keepdims=True))
+    error /= error.sum(axis=1, keepdims=True)  # o, (T, C)
     error[np.arange(T), y] -= 1.0  # dL_t / d(V s_t) = o_t - onehot(y_t)
     before = np.vstack([np.zeros((1, H)), s[:-1]])  # (T, H): s_{j-1}, the state step j reads
-    delta = (error @ weights["V"]) * (1.0 - s**2)  # (T, H): row t at output t's own step
+    delta = (error @ V) * (1.0 - s**2)  # (T, H): row t at output t's own step
     words, column = np.unique(x, return_inverse=True)  # U's gradient lives in these columns
     parts = {"U": np.zeros((T, H, len(words))), "W": np.zeros((T, H, H))}  # [d]: distance d
     grid = np.zeros((T, T))
@@ -187,9 +194,9 @@ def gradient_flow_by_sweep(model, x, y, params=None, check: bool = True) -> Grad
         sizes = {"U": squared, "W": squared * np.sum(before[j] ** 2, axis=1),  # |outer|^2
                  "V": np.sum(error**2, axis=1) * np.sum(s**2, axis=1) if d == 0 else 0.0}  # fmt: skip
         grid[j + d, j] = np.sqrt(sum(sizes[p] for p in params))
-        delta[d + 1 :] = (delta[d + 1 :] @ weights["W"]) * (1.0 - before[1 : T - d] ** 2)
+        delta[d + 1 :] = (delta[d + 1 :] @ W) * (1.0 - before[1 : T - d] ** 2)
     if check:  # the parts must add up to the model's own gradient
-        mine = {"U": np.zeros_like(weights["U"]), "V": error.T @ s, "W": parts["W"].sum(0)}
+        mine = {"U": np.zeros_like(U), "V": error.T @ s, "W": parts["W"].sum(0)}
         mine["U"][:, words] = parts["U"].sum(axis=0)
         with truncation(model, -1):
             own = model.bptt(x, y)

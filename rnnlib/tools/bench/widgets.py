@@ -50,7 +50,7 @@ def measure(model, x, y, repeats: int = 5) -> dict:
 
     scale = _median_seconds(set_scale, scales)
     return {"first draw": first, "cached redraw": cached, "truncation k": truncation,
-            "W ×": scale, "how": explorer.flow()[0].method}  # fmt: skip
+            "W ×": scale, "how": getattr(explorer.flow()[0], "method", "bptt differences")}  # fmt: skip
 
 
 def main(argv=None) -> None:
