@@ -8,6 +8,9 @@ The key trick: the truncated gradient with k steps holds the contributions of di
 0..k between an output and the step it reaches back to. So the contribution of exactly
 distance d is the difference of two truncated gradients, G_d - G_{d-1}. And the gradient of
 output t's loss alone is the gradient of the sentence cut after t, minus the one cut before t.
+For the tutorial's RNN the same parts also come out of one backward sweep over the forward
+states (`gradient_flow_by_sweep`), checked against the model's own full bptt: that is what
+lets the BPTT explorer answer a new scale of W at once.
 """
 
 from contextlib import contextmanager
@@ -15,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnnlib.interface import check_sentence
 from rnnlib.sampling import sample_index
 
 RECURRENT = ("U", "W")  # parameters whose gradient flows back through time (V's does not)
@@ -96,16 +100,17 @@ def truncation_error(model, x, y, ks) -> dict[str, np.ndarray]:
     return {name: np.array(e) for name, e in errors.items()}
 
 
-# --- for the BPTT explorer: every distance of every output in one pass, and a scaled W -------
+# --- for the BPTT explorer: every distance of every output, and a scaled W -------------------
 #
-# `connectivity` above asks `bptt` for two truncated gradients per (output, distance): about
-# T^2 calls, each paying for the whole output layer. The explorer needs the full map and the
-# truncation errors for every k at once, so it shares the work: prefix n of the sentence with
-# truncation d gives P[n][d]; output t = n-1 alone is P[n][d] - P[n-1][d], and its part at
-# exactly distance d is that minus the same with d-1. That is T(T+1)/2 + 1 calls in all.
+# `connectivity` above asks `bptt` for two truncated gradients per (output, distance). The
+# explorer needs the whole map and the truncation errors for every k at once. For the
+# tutorial's RNN one backward sweep gives them all (`gradient_flow_by_sweep`); any other
+# model (the GRU) is asked through its own bptt (`gradient_flow_by_bptt`).
 
 OUTPUT_LAYER = ("V", "c")  # parameters that read the state out: nothing flows through time
 RECURRENT_WEIGHTS = ("W", "recurrent_kernel")  # the state-to-state weights, by backend
+SWEEP = "one backward sweep"  # GradientFlow.method: each part computed directly
+DIFFERENCES = "differences of truncated bptt"  # each part a difference of the model's gradients
 
 
 class GradientFlow(NamedTuple):
@@ -113,9 +118,104 @@ class GradientFlow(NamedTuple):
 
     connectivity: np.ndarray  # (T, T): [t, j] norm of output t's gradient reaching step j
     truncation_error: dict  # name -> (T,): |G_k - G_full| / |G_full| for k = 0..T-1
-    rounding_level: np.ndarray  # (T,): below this, a norm in row t is rounding noise
+    rounding_level: np.ndarray  # (T,): below this, a norm in row t is rounding noise (0: none)
     params: tuple  # the parameters whose gradient norms the map adds up
     eps: float  # machine epsilon of the gradients: relative errors near it are rounding
+    method: str = DIFFERENCES  # SWEEP or DIFFERENCES: how the parts were computed
+
+
+class NotTheTutorialRNN(ValueError):
+    """The model's own gradient is not the tutorial RNN's: the sweep does not apply to it."""
+
+
+def is_tutorial_rnn(model) -> bool:
+    """Whether the model has exactly the tutorial's parameters U (H, C), V (C, H), W (H, H)."""
+    params = model.get_params()
+    if set(params) != {"U", "V", "W"}:
+        return False
+    H, C = np.shape(params["U"])
+    return np.shape(params["V"]) == (C, H) and np.shape(params["W"]) == (H, H)
+
+
+def gradient_flow(model, x, y, params=None, check: bool = True) -> GradientFlow:
+    """Connectivity map and truncation errors of one sentence (what the BPTT explorer draws).
+
+    The tutorial RNN (RNNNumpy, RNNNumpyFast, RNNPyTensor): one backward sweep, checked
+    against the model's own full bptt unless `check` is False (e.g. the same model, already
+    checked, with another scale of W). Any other model: T(T+1)/2 + 1 calls of its bptt.
+    """
+    if is_tutorial_rnn(model):
+        try:
+            return gradient_flow_by_sweep(model, x, y, params, check)
+        except NotTheTutorialRNN:  # same parameter names, other equations: ask its bptt
+            pass
+    return gradient_flow_by_bptt(model, x, y, params)
+
+
+def gradient_flow_by_sweep(model, x, y, params=None, check: bool = True) -> GradientFlow:
+    """The tutorial RNN's gradient flow from its weights, in one forward and one backward sweep.
+
+    Output t's error at its own step is delta = (V^T (o_t - onehot(y_t))) * (1 - s_t^2); each
+    step back multiplies it by W^T and the next tanh' (1 - s_{j-1}^2). Where it reaches step
+    j = t - d it adds delta to U's column x_j and outer(delta, s_{j-1}) to W: exactly output
+    t's part at distance d, G_d - G_{d-1}, with nothing subtracted. All outputs move back
+    together: a (T, H) matrix of errors, one row per output, one step back per distance d.
+    Only the weights are read from the model (the forward pass is the tutorial's, in float64,
+    all outputs in one product). With `check`, raises NotTheTutorialRNN if the parts do not
+    add up to the model's own full bptt (one call of it: the only one), i.e. if the model
+    does not compute what this function assumes.
+    """
+    raw = model.get_params()
+    eps = float(np.finfo(np.result_type(*raw.values())).eps)  # of the model's own numbers
+    U, V, W = (np.asarray(raw[name], np.float64) for name in ("U", "V", "W"))
+    params = tuple(params or ("U", "W"))
+    if not set(params) <= {"U", "V", "W"}:
+        raise ValueError(f"params must be among U, V, W for this model, got {list(params)}")
+    x, y = check_sentence(x, y, model.word_dim)
+    T, H = len(x), W.shape[0]
+    s, state = np.zeros((T, H)), np.zeros(H)  # the forward pass, as RNNNumpy's, in float64
+    for t in range(T):
+        s[t] = state = np.tanh(U[:, x[t]] + W @ state)
+    scores = s @ V.T  # (T, C): all outputs in one product
+    error = np.exp(scores - scores.max(axis=1, keepdims=True))
+    error /= error.sum(axis=1, keepdims=True)  # o, (T, C)
+    error[np.arange(T), y] -= 1.0  # dL_t / d(V s_t) = o_t - onehot(y_t)
+    before = np.vstack([np.zeros((1, H)), s[:-1]])  # (T, H): s_{j-1}, the state step j reads
+    delta = (error @ V) * (1.0 - s**2)  # (T, H): row t at output t's own step
+    words, column = np.unique(x, return_inverse=True)  # U's gradient lives in these columns
+    parts = {"U": np.zeros((T, H, len(words))), "W": np.zeros((T, H, H))}  # [d]: distance d
+    grid = np.zeros((T, T))
+    for d in range(T):
+        j = np.arange(T - d)  # the steps reached, by outputs t = j + d
+        reach = delta[d:]  # (T - d, H): those outputs' errors at those steps
+        np.add.at(parts["U"][d].T, column[j], reach)  # (words, H) view: the columns x_j
+        parts["W"][d] = reach.T @ before[j]  # sum over outputs of outer(delta, s_{j-1})
+        squared = np.sum(reach**2, axis=1)
+        sizes = {"U": squared, "W": squared * np.sum(before[j] ** 2, axis=1),  # |outer|^2
+                 "V": np.sum(error**2, axis=1) * np.sum(s**2, axis=1) if d == 0 else 0.0}  # fmt: skip
+        grid[j + d, j] = np.sqrt(sum(sizes[p] for p in params))
+        delta[d + 1 :] = (delta[d + 1 :] @ W) * (1.0 - before[1 : T - d] ** 2)
+    if check:  # the parts must add up to the model's own gradient
+        mine = {"U": np.zeros_like(U), "V": error.T @ s, "W": parts["W"].sum(0)}
+        mine["U"][:, words] = parts["U"].sum(axis=0)
+        with truncation(model, -1):
+            own = model.bptt(x, y)
+        tolerance = 1e3 * np.finfo(np.result_type(*own.values())).eps  # float32: ~1e-4
+        for name, g in own.items():
+            g = np.asarray(g, np.float64)
+            if np.linalg.norm(mine[name] - g) > tolerance * max(np.linalg.norm(g), 1e-300):
+                raise NotTheTutorialRNN(f"{type(model).__name__}'s bptt differs in {name}")
+    errors = {name: np.zeros(T) for name in ("U", "V", "W")}  # V is never cut: 0 for every k
+    for name, part in parts.items():
+        beyond = np.cumsum(part[::-1].reshape(T, -1), axis=0)[::-1]  # [d]: distances d, d+1..
+        sizes = np.r_[np.linalg.norm(beyond, axis=1), 0.0]
+        errors[name] = sizes[1:] / sizes[0] if sizes[0] > 0 else np.zeros(T)  # [k]: k+1 on
+    return GradientFlow(grid, errors, np.zeros(T), params, eps, SWEEP)
+
+
+# `gradient_flow_by_bptt` shares the work of the per-output functions: prefix n of the
+# sentence with truncation d gives P[n][d]; output t = n-1 alone is P[n][d] - P[n-1][d], and
+# its part at exactly distance d is that minus the same with d-1. T(T+1)/2 + 1 bptt calls.
 
 
 def _sparse(g: np.ndarray):
@@ -132,7 +232,7 @@ def _minus_sparse(g, sparse) -> np.ndarray:
     return out
 
 
-def gradient_flow(model, x, y, params=None) -> GradientFlow:
+def gradient_flow_by_bptt(model, x, y, params=None) -> GradientFlow:
     """Connectivity map and truncation errors of one sentence, from the model's own bptt."""
     T = len(x)
     with truncation(model, -1):
@@ -166,7 +266,7 @@ def gradient_flow(model, x, y, params=None) -> GradientFlow:
         size = np.sqrt(sum(np.sum(g[p].astype(np.float64) ** 2) for p in params))
         rounding[n - 1] = 4 * eps * size
         previous_row = row
-    return GradientFlow(grid, errors, rounding, params, float(eps))
+    return GradientFlow(grid, errors, rounding, params, float(eps), DIFFERENCES)
 
 
 def recurrent_weight_name(params: dict) -> str:

@@ -1,4 +1,10 @@
-"""Static figures the notebooks show: Zipf's law, vocabulary coverage, loss curves (notebooks 1-7)."""
+"""Static figures the notebooks show: Zipf's law, vocabulary coverage, loss curves (notebooks 1-7).
+
+Every word on an axis goes through rnnlib.sampling.readable_words (the quote tokens `` and ''
+drawn as “ ”); every colour bar says what its colours mean; a hidden-state heatmap's colours
+fit its states; the gradient figures use a log axis only where the numbers span decades and
+mark a value of exactly 0 as such, never drawing it at a made-up floor.
+"""
 
 from collections import Counter
 
@@ -6,6 +12,8 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 from matplotlib.patches import Rectangle
+
+from rnnlib.sampling import readable_words
 
 
 def plot_zipf(counts: Counter, ax=None):
@@ -22,6 +30,21 @@ def plot_zipf(counts: Counter, ax=None):
     )
     ax.set(xlabel="rank of the word", ylabel="occurrences", title="Zipf's law")
     ax.legend()
+    return ax
+
+
+def plot_lengths(lengths, clip: int = 80, ax=None):
+    """Histogram of sentence lengths up to `clip` tokens; the title says how many are longer."""
+    lengths = np.asarray(lengths)
+    ax = ax or plt.figure(figsize=(6, 3)).gca()
+    shown = lengths[lengths <= clip]
+    ax.hist(shown, bins=np.arange(1, min(lengths.max(), clip) + 2), color="tab:blue")
+    longer = int(np.sum(lengths > clip))
+    title = "Sentence lengths"
+    if longer:
+        title += (f" (up to {clip} tokens; {longer} longer, {longer / len(lengths):.1%},"
+                  f" not shown: the longest has {lengths.max()})")  # fmt: skip
+    ax.set(xlabel="tokens per training sentence (x)", ylabel="sentences", title=title)
     return ax
 
 
@@ -108,14 +131,28 @@ def plot_history(
     return ax
 
 
-def plot_hidden_states(s, words, ax=None, title: str = "hidden state over time"):
-    """Heatmap of the hidden state (H × T), one column per word read."""
+def colour_limit(*states) -> float:
+    """One symmetric colour range ±limit for hidden states: their largest |value| (>= 1e-3).
+
+    An untrained net's states are ~±0.02: on a fixed ±1 scale its heatmap would look blank.
+    """
+    return max(1e-3, max(float(np.max(np.abs(s))) for s in states))
+
+
+def plot_hidden_states(s, words, ax=None, title: str = "hidden state over time", limit=None):
+    """Heatmap of the hidden state (H × T), one column per word read.
+
+    Colours span ±limit (default: the largest |activation|, so small states show), and the
+    colour bar says so; give the same limit to heatmaps that are to be compared.
+    """
     s = np.asarray(s)  # (T, H)
+    limit = colour_limit(s) if limit is None else float(limit)
     ax = ax or plt.figure(figsize=(max(5, 0.45 * len(words)), 4)).gca()
-    image = ax.imshow(s.T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-    ax.set_xticks(range(len(words)), words, rotation=60, ha="right", fontsize=8)
+    image = ax.imshow(s.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      interpolation="nearest")  # fmt: skip
+    ax.set_xticks(range(len(words)), readable_words(words), rotation=60, ha="right")
     ax.set(ylabel="hidden unit", title=title)
-    ax.figure.colorbar(image, ax=ax, label="activation (tanh)")
+    ax.figure.colorbar(image, ax=ax, label=f"activation (tanh), colours ±{limit:.2g}")
     return ax
 
 
@@ -134,6 +171,29 @@ def _positive(values) -> np.ndarray:
     return np.where(values > 0, values, np.nan)
 
 
+class _ShortLogFormatter(matplotlib.ticker.LogFormatterMathtext):
+    """Log-axis labels as short as they can be: 0.2, 1, 30 as numbers, 10⁻¹² as a power."""
+
+    def __call__(self, x, pos=None):
+        label = super().__call__(x, pos)  # "" where the base formatter leaves a tick unlabelled
+        return f"{x:g}" if label and 1e-3 <= x < 1e4 else label
+
+
+def short_log_labels(ax) -> None:
+    """Short labels on a log y axis, so the axis label keeps its place whatever the range."""
+    if ax.get_yscale() == "log":
+        ax.yaxis.set_major_formatter(_ShortLogFormatter())
+        ax.yaxis.set_minor_formatter(_ShortLogFormatter(labelOnlyBase=False))
+
+
+def _mark_zeros(ax, x, values, color, label=None) -> None:
+    """Crosses on the bottom edge where a value is exactly 0 (a log axis cannot show it)."""
+    zero = np.asarray(values) == 0
+    if zero.any():
+        ax.plot(np.asarray(x)[zero], np.zeros(zero.sum()), "x", color=color, markersize=7,
+                transform=ax.get_xaxis_transform(), clip_on=False, label=label)  # fmt: skip
+
+
 def plot_gradient_by_distance(norms, k=None, ax=None, rounding=None, label="gradient norm"):
     """Norm of the gradient reaching d steps back (log scale); what truncation at k cuts."""
     ax = ax or plt.figure(figsize=(6, 4)).gca()
@@ -149,29 +209,41 @@ def plot_gradient_by_distance(norms, k=None, ax=None, rounding=None, label="grad
         ax.axhspan(rounding * 1e-3, rounding, color="0.88", zorder=0, label="rounding noise")
         ax.set_ylim(bottom=max(np.nanmin(norms), rounding / 30) / 3)
     ax.set(xlabel="steps back from the output (d)", ylabel="norm of the gradient reaching t − d")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
-def plot_truncation_error(errors: dict, k=None, ax=None, rounding=None):
-    """Relative error of each parameter's truncated gradient against full BPTT, for k = 0, 1, ..."""
+def plot_truncation_error(errors: dict, k=None, ax=None, rounding=None, ks=None):
+    """Relative error of each parameter's truncated gradient against full BPTT, for each k.
+
+    `ks`: the truncations the errors were computed at (default 0, 1, ...). An error of exactly
+    0 (nothing cut) is a cross on the bottom edge, and a parameter that truncation never
+    touches (V) is named in the legend; neither is drawn at a made-up floor like 1e-17.
+    """
     ax = ax or plt.figure(figsize=(6, 4)).gca()
     positive = [e for err in errors.values() for e in np.ravel(err) if e > 0]
     if rounding and positive and min(positive) < 1e3 * rounding:  # some errors are that small
         # e.g. 16 eps: two compiled graphs of one model can differ by this much, not more.
         ax.axhspan(rounding * 1e-3, rounding, color="0.88", zorder=0, label="rounding level")
+    zeros = False
     for name, err in errors.items():
         err = np.asarray(err, dtype=float)
+        at = np.arange(len(err)) if ks is None else np.asarray(ks)
         if not np.any(err > 0):
             ax.plot([], [], " ", label=f"{name}: 0 for every k (never cut)")
             continue
-        (line,) = ax.semilogy(np.arange(len(err)), _positive(err), "-o", markersize=3, label=name)
-        if k is not None and 0 <= k < len(err) and err[k] > 0:
-            ax.semilogy([k], [err[k]], "o", markersize=9, color=line.get_color(), alpha=0.5)
+        (line,) = ax.semilogy(at, _positive(err), "-o", markersize=3, label=name)
+        _mark_zeros(ax, at, err, line.get_color())
+        zeros = zeros or bool(np.any(err == 0))
+        chosen = err[at == k] if k is not None else []  # the error at the chosen k, if drawn
+        if len(chosen) and chosen[0] > 0:
+            ax.semilogy([k], chosen[:1], "o", markersize=9, color=line.get_color(), alpha=0.5)
+    if zeros:
+        ax.plot([], [], "x", color="0.3", label="exactly 0 (nothing cut)")
     if k is not None and k >= 0:
         ax.axvline(k, color="tab:red", linestyle=":", label=f"k = {k}")
     ax.set(xlabel="bptt_truncate k", ylabel="|G_k − G_full| / |G_full|")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -189,16 +261,17 @@ def plot_connectivity(grid, k=None, ax=None, words=None, output=None):
         ax.imshow(np.where(removed > 0, 1.0, np.nan), cmap="Greys", vmin=0, vmax=1.5,
                   alpha=0.75, interpolation="nearest")  # fmt: skip
         if removed.any():  # the band's edge, cell by cell: output t reaches back to t - k
-            rows = np.arange(k + 1, T)
-            edge_x = np.repeat(rows - k - 0.5, 2)
-            edge_y = np.ravel(np.column_stack([rows - 0.5, rows + 0.5]))
+            rows = np.arange(k + 1, T)  # a staircase from the left edge to the bottom one
+            edge_x = np.r_[-0.5, np.repeat(rows - k - 0.5, 2)]
+            edge_y = np.r_[k + 0.5, np.ravel(np.column_stack([rows - 0.5, rows + 0.5]))]
             ax.plot(edge_x, edge_y, color="tab:red", linewidth=1.5)
     if output is not None:
         ax.add_patch(_row_box(output, T, "tab:orange"))
     if words is not None:
-        ax.set_xticks(range(T), words, rotation=70, ha="right", fontsize=7)
-        ax.set_yticks(range(T), [f"{w} →" for w in words], fontsize=7)
-    ax.set(xlabel="input step j", ylabel="output t")
+        words = readable_words(words)
+        ax.set_xticks(range(T), words, rotation=70, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(T), words)
+    ax.set(xlabel="input step j (the word read)", ylabel="output t (after the word)")
     return ax
 
 
@@ -227,8 +300,9 @@ def plot_temperatures(probs, symbols, temperatures, top: int = 12, ax=None):
         reweighted = np.exp(logits - logits.max())
         reweighted /= reweighted.sum()
         ax.bar(np.arange(len(order)) + (i - (len(temperatures) - 1) / 2) * width,
-               reweighted[order], width, label=f"T = {temperature}")  # fmt: skip
-    ax.set_xticks(range(len(order)), [_visible(symbols[j]) for j in order])
+               reweighted[order], width, label=f"T = {temperature:.3g}")  # fmt: skip
+    shown = readable_words(_visible(symbols[j]) for j in order)
+    ax.set_xticks(range(len(order)), shown)
     ax.set(xlabel="next symbol", ylabel="probability")
     ax.legend()
     return ax
@@ -264,21 +338,25 @@ def plot_histories(
 def plot_per_step_gradients(per_step: dict, ax=None):
     """Norm of the gradient reaching each step of one sentence, one line per way of computing it.
 
-    A step that gets no gradient at all (scan's truncate_gradient cuts it) is drawn as a cross
-    on the bottom edge, since a log axis cannot show zero.
+    A log axis when the norms span more than a decade, else a linear one from 0 (a log axis
+    over 0.45-0.95 hides how close they are). A step that gets no gradient at all (scan's
+    truncate_gradient cuts it) is a cross on the bottom edge.
     """
     ax = ax or plt.figure(figsize=(7, 4)).gca()
+    positive = np.concatenate([np.ravel(n) for n in per_step.values()]).astype(float)
+    positive = positive[positive > 0]
+    log = positive.size > 0 and positive.max() > 10 * positive.min()
     markers = "os^vD"
     for i, (label, norms) in enumerate(per_step.items()):
         norms = np.asarray(norms, dtype=float)  # (T,)
         steps = np.arange(len(norms))
-        (line,) = ax.semilogy(steps, _positive(norms), "-" + markers[i % len(markers)],
-                              markersize=5, label=label, alpha=0.8)  # fmt: skip
-        zero = norms == 0
-        if zero.any():
-            ax.plot(steps[zero], np.zeros(zero.sum()), "x", color=line.get_color(), markersize=8,
-                    transform=ax.get_xaxis_transform(), clip_on=False,
-                    label=f"no gradient ({label.split(':')[0]})")  # fmt: skip
+        (line,) = ax.plot(steps, _positive(norms), "-" + markers[i % len(markers)],
+                          markersize=5, label=label, alpha=0.8)  # fmt: skip
+        _mark_zeros(ax, steps, norms, line.get_color(), f"no gradient ({label.split(':')[0]})")
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, 1.08 * (positive.max() if positive.size else 1.0))
     ax.set(xlabel="step j of the sentence", ylabel="norm of the gradient reaching step j")
     ax.legend(fontsize=8)
     return ax

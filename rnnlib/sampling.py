@@ -3,9 +3,27 @@
 Works for every backend through `forward_propagation(x) -> (o, s)`: the next word is
 drawn from o[-1], the distribution after the last word read. (The original assumed one
 backend's return shape and broke on the other.)
+
+What a reader sees: the tokenizer writes quotation marks as the tokens `` and '' (so that
+opening and closing quotes stay apart). `readable_words` and `sentence_text` show them as
+“ and ” in everything a learner reads (sampled text, axis labels, widgets); the tokens
+themselves, and the vocabulary, stay as they are.
 """
 
 import numpy as np
+
+QUOTE_TOKENS = {"``": "“", "''": "”"}  # the tokenizer's opening and closing quotes
+
+
+def readable_words(words) -> list[str]:
+    """Tokens as a reader should see them: `` and '' shown as “ and ”, the rest unchanged."""
+    return [QUOTE_TOKENS.get(word, word) for word in words]
+
+
+def sentence_text(words) -> str:
+    """Words joined into one line of text, each quote next to the words it encloses."""
+    text = " ".join(readable_words(words))
+    return text.replace("“ ", "“").replace(" ”", "”")
 
 
 def _check_rng(rng) -> None:

@@ -89,3 +89,71 @@ def test_hidden_states_and_top_predictions_come_from_the_forward_pass(setup):
     assert top == [(words[i], pytest.approx(o[2, i])) for i in best]
     with pytest.raises(ValueError, match="position 8 is outside the sentence"):
         analysis.top_predictions(model, Vocabulary(words), x, position=8)
+
+
+# --- the BPTT explorer's numbers: one backward sweep against the model's own bptt ------------
+
+
+def assert_same_flow(swept, by_bptt):
+    """The sweep's parts equal the bptt differences, up to those differences' own rounding."""
+    assert swept.method == analysis.SWEEP and by_bptt.method == analysis.DIFFERENCES
+    noise = by_bptt.rounding_level[:, None]  # each row of the slow map is known to this much
+    assert np.all(
+        np.abs(swept.connectivity - by_bptt.connectivity) <= 1e-9 * swept.connectivity + noise
+    )
+    assert np.all(np.triu(swept.connectivity, k=1) == 0)
+    assert swept.truncation_error.keys() == by_bptt.truncation_error.keys()
+    for name, err in by_bptt.truncation_error.items():
+        assert swept.truncation_error[name] == pytest.approx(err, rel=1e-9, abs=1e-14)
+    assert swept.params == by_bptt.params
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 3.0])
+def test_one_backward_sweep_gives_the_bptt_differences(setup, scale):
+    model, x, y = setup
+    model.W *= scale / 3
+    x = np.r_[x, x[2], x[5]]  # a word read twice: its U column gets two steps' parts
+    y = np.r_[y, 1, 4]
+    for params in (None, ("U",), ("W",), ("U", "V", "W")):
+        swept = analysis.gradient_flow_by_sweep(model, x, y, params)
+        assert_same_flow(swept, analysis.gradient_flow_by_bptt(model, x, y, params))
+    assert np.all(swept.rounding_level == 0)  # nothing subtracted: no cancellation noise
+    assert model.bptt_truncate == 4  # restored after the check's full bptt
+
+
+def test_gradient_flow_sweeps_every_backend_of_the_tutorial_rnn(setup):
+    model, x, y = setup
+    oracle = analysis.gradient_flow_by_bptt(model, x, y)  # the readable model's own bptt
+    from rnnlib.numpy_rnn.fast import RNNNumpyFast
+
+    others = [RNNNumpyFast(C, H, dtype=np.float64)]
+    try:
+        from rnnlib.pytensor_rnn.rnn import RNNPyTensor
+
+        others.append(RNNPyTensor(C, H, dtype="float64"))
+    except ImportError:  # PyTensor is optional
+        pass
+    for other in others:
+        other.set_params(model.get_params())
+        assert analysis.is_tutorial_rnn(other)
+        assert_same_flow(analysis.gradient_flow(other, x, y), oracle)
+
+
+def test_a_model_with_the_same_names_but_other_gradients_gets_the_slow_path(setup):
+    model, x, y = setup
+
+    class DoubledGradient(RNNNumpy):  # U, V, W as the tutorial's, but not its gradient
+        def bptt(self, x, y):
+            return {name: 2 * g for name, g in super().bptt(x, y).items()}
+
+    other = DoubledGradient(C, H, bptt_truncate=4, seed=3)
+    other.set_params(model.get_params())
+    with pytest.raises(analysis.NotTheTutorialRNN, match="DoubledGradient's bptt differs in U"):
+        analysis.gradient_flow_by_sweep(other, x, y)
+    flow = analysis.gradient_flow(other, x, y)
+    assert flow.method == analysis.DIFFERENCES
+    assert flow.connectivity == pytest.approx(2 * analysis.connectivity(model, x, y), rel=1e-9)
+    with pytest.raises(
+        ValueError, match=r"params must be among U, V, W for this model, got \['E'\]"
+    ):
+        analysis.gradient_flow_by_sweep(model, x, y, params=("E",))

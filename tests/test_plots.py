@@ -68,3 +68,86 @@ def test_histories_share_one_axis_with_a_marker_on_each_halving():
         line for line in ax.get_lines() if line.get_marker() == "v" and len(line.get_xdata())
     ]
     assert [(list(m.get_xdata()), list(m.get_ydata())) for m in markers] == [([8], [6.0])]
+
+
+# --- what a learner reads off the figures ------------------------------------------------
+
+
+def test_hidden_state_colours_fit_the_states_and_the_colour_bar_says_so():
+    s = 0.02 * np.sin(np.arange(24.0)).reshape(4, 6)  # an untrained net's ±0.02 states
+    ax = plots.plot_hidden_states(s, ["a", "``", "b", "''"])
+    image = ax.images[0]
+    assert image.get_clim() == pytest.approx((-np.abs(s).max(), np.abs(s).max()))
+    (bar,) = [a for a in ax.figure.axes if hasattr(a, "_colorbar")]
+    assert bar.get_ylabel() == f"activation (tanh), colours ±{np.abs(s).max():.2g}"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "“", "b", "”"]
+    shared = plots.plot_hidden_states(s, list("abcd"), limit=1.0)  # to compare two models
+    assert shared.images[0].get_clim() == (-1.0, 1.0)
+
+
+def test_length_histogram_says_what_it_leaves_out():
+    lengths = np.r_[np.arange(1, 50), 120, 95, 81]
+    ax = plots.plot_lengths(lengths, clip=80)
+    assert sum(patch.get_height() for patch in ax.patches) == 49
+    assert "3 longer" in ax.get_title() and "the longest has 120" in ax.get_title()
+    assert plots.plot_lengths(np.arange(1, 50)).get_title() == "Sentence lengths"
+
+
+def test_per_step_gradients_use_a_log_axis_only_across_decades():
+    narrow = plots.plot_per_step_gradients({"full": [0.45, 0.6, 0.95], "cut": [0.0, 0.5, 0.9]})
+    assert narrow.get_yscale() == "linear" and narrow.get_ylim()[0] == 0
+    crosses = [line for line in narrow.get_lines() if line.get_marker() == "x"]
+    assert [list(c.get_xdata()) for c in crosses] == [[0]]  # the step with no gradient at all
+    wide = plots.plot_per_step_gradients({"full": [1e-6, 1e-3, 1.0]})
+    assert wide.get_yscale() == "log"
+
+
+def test_truncation_error_marks_exact_zeros_instead_of_drawing_a_floor():
+    errors = {"U": np.array([0.5, 0.1, 0.0]), "V": np.zeros(3), "W": np.array([0.3, 0.0, 0.0])}
+    ax = plots.plot_truncation_error(errors, k=1, ks=[1, 2, 3])
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["U"].get_xdata()) == [1, 2, 3]
+    assert np.isnan(lines["U"].get_ydata()[2])  # not drawn at 1e-17 or any other floor
+    crosses = [
+        line for line in ax.get_lines() if line.get_marker() == "x" and len(line.get_xdata())
+    ]
+    assert sorted(x for c in crosses for x in c.get_xdata()) == [2, 3, 3]
+    assert all(np.all(c.get_ydata() == 0) for c in crosses)  # on the bottom edge (axes coords)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "V: 0 for every k (never cut)" in legend and "exactly 0 (nothing cut)" in legend
+    assert min(y for line in ax.get_lines() for y in np.ravel(line.get_ydata()) if y > 0) >= 0.1
+
+
+def test_connectivity_band_edge_is_a_staircase_on_the_cell_borders():
+    T, k = 6, 2
+    grid = np.tril(np.ones((T, T)))
+    ax = plots.plot_connectivity(grid, k, words=["a", "``", "b", "''", "c", "d"])
+    (edge,) = [line for line in ax.get_lines() if line.get_color() == "tab:red"]
+    x, y = edge.get_xdata(), edge.get_ydata()
+    steps = np.c_[np.diff(x), np.diff(y)]
+    assert np.all((steps == 0).any(axis=1))  # every segment horizontal or vertical
+    assert np.all(np.isin(np.r_[x, y] % 1, [0.5]))  # on the borders between cells
+    assert set(y - x) == {k, k + 1}  # between the last cell kept and the first one cut
+    assert (x[0], y[0]) == (-0.5, k + 0.5) and y[-1] == T - 0.5  # from edge to edge
+    (bar,) = [a for a in ax.figure.axes if hasattr(a, "_colorbar")]
+    assert bar.get_ylabel() == "log10 gradient norm"
+    assert [t.get_text() for t in ax.get_yticklabels()][:4] == ["a", "“", "b", "”"]
+
+
+def test_temperature_labels_are_rounded_and_words_readable():
+    probs = np.array([0.5, 0.3, 0.2])
+    ax = plots.plot_temperatures(probs, ["``", "b", "''"], [1.0, 1.9000000000000001], top=3)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["T = 1", "T = 1.9"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["“", "b", "”"]
+
+
+def test_log_axis_labels_stay_short_whatever_the_range():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.semilogy([0, 1], [2.2, 19.0])  # less than a decade and a half: minor ticks labelled
+    plots.short_log_labels(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(which="both") if t.get_text()]
+    assert labels and all("times" not in label and len(label) <= 4 for label in labels), labels
+    plt.close(fig)

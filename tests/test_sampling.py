@@ -179,3 +179,12 @@ def test_generation_rejects_bad_arguments():
         generate_sentence(model, VOCAB, 0)
     with pytest.raises(ValueError, match="temperature"):
         generate_sentence(model, VOCAB, rng, temperature=0)
+
+
+def test_quote_tokens_are_shown_as_quotes_and_the_tokens_are_kept():
+    from rnnlib.sampling import readable_words, sentence_text
+
+    words = ["he", "said", "``", "hi", "there", "''", "."]
+    assert readable_words(words) == ["he", "said", "“", "hi", "there", "”", "."]
+    assert sentence_text(words) == "he said “hi there” ."
+    assert words[2] == "``"  # the list given is not changed

@@ -6,18 +6,23 @@ train_with_sgd and generate_sentences called directly; closed forms for temperat
 """
 
 import base64
+import io
 import re
 
 import numpy as np
+import PIL.Image
 import pytest
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from rnnlib import analysis
 from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary, tokenize
 from rnnlib.numpy_rnn.readable import RNNNumpy
-from rnnlib.sampling import generate_sentences
+from rnnlib.sampling import generate_sentences, sentence_text
 from rnnlib.training.history import Evaluation, Halving, History
 from rnnlib.training.sgd import train_with_sgd
 from rnnlib.widgets import bptt_explorer, hidden_state_explorer, loss_curve, temperature_sampler
+from rnnlib.widgets._view import BUSY_CLASS, WIDTH_PX
 
 C, H = 12, 6
 
@@ -34,6 +39,30 @@ def data():
     rng = np.random.default_rng(0)
     X = [np.r_[0, rng.integers(2, C - 1, n)] for n in (6, 4, 7, 5, 6, 3, 6, 5)]
     return X, [np.r_[x[1:], 1] for x in X]  # y: the next words, then SENTENCE_END
+
+
+@pytest.fixture
+def quotes():
+    """A vocabulary with the tokenizer's quote tokens, and a sentence that uses them."""
+    vocab = Vocabulary([SENTENCE_START, SENTENCE_END, "he", "said", "``", "hi", "''", ".",
+                        UNKNOWN_TOKEN])  # fmt: skip
+    x = vocab.encode([SENTENCE_START, *tokenize('he said "hi" .')])
+    return vocab, x, np.r_[x[1:], vocab.end_index]
+
+
+def contrast(png: bytes) -> float:
+    """Spread of the grey levels: a dimmed picture (faded towards white) has less."""
+    return float(np.std(np.asarray(PIL.Image.open(io.BytesIO(png)).convert("L"))))
+
+
+def text_sizes_px(figure) -> list[float]:
+    """Height in pixels of every piece of text in the figure (1 pt = dpi/72 px)."""
+    texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return [t.get_fontsize() * figure.dpi / 72 for t in texts]
+
+
+def colorbar_labels(figure) -> list[str]:
+    return [ax.get_ylabel() for ax in figure.axes if hasattr(ax, "_colorbar")]
 
 
 def large_w_model(seed=3, scale=3.0):
@@ -56,12 +85,14 @@ def drawn_distance_curve(explorer) -> np.ndarray:
 def test_gradient_flow_equals_the_per_output_analysis_functions(data):
     model, (X, Y) = large_w_model(), data
     x, y = X[2], Y[2]
-    flow = analysis.gradient_flow(model, x, y)
-    assert flow.connectivity == pytest.approx(analysis.connectivity(model, x, y), rel=1e-9)
-    errors = analysis.truncation_error(model, x, y, range(len(x)))
-    for name, err in errors.items():
-        assert flow.truncation_error[name] == pytest.approx(err, rel=1e-9, abs=1e-15)
-    assert flow.params == ("U", "W") and model.bptt_truncate == 4  # restored
+    # The sweep (what the explorer uses for this model) and the bptt differences alike.
+    for flow in (analysis.gradient_flow(model, x, y), analysis.gradient_flow_by_bptt(model, x, y)):
+        assert flow.connectivity == pytest.approx(analysis.connectivity(model, x, y), rel=1e-9)
+        errors = analysis.truncation_error(model, x, y, range(len(x)))
+        for name, err in errors.items():
+            assert flow.truncation_error[name] == pytest.approx(err, rel=1e-9, abs=1e-15)
+        assert flow.params == ("U", "W") and model.bptt_truncate == 4  # restored
+    assert analysis.gradient_flow(model, x, y).method == analysis.SWEEP
 
 
 def test_scaling_w_goes_through_a_copy_and_sets_the_spectral_radius():
@@ -118,9 +149,11 @@ def test_moving_truncation_and_output_only_redraws(data, vocab):
     explorer.output.value = 3
     assert calls == [] and explorer.redraws == before + 2  # nothing recomputed
     assert explorer.image.value != image
-    explorer.scale.value = 2.0  # a new W: T(T+1)/2 + 1 calls of bptt
-    T = len(X[0])
-    assert len(calls) == T * (T + 1) // 2 + 1
+    # A new W: one backward sweep (it was checked against bptt at the first draw), where it
+    # took T(T+1)/2 + 1 calls of bptt before.
+    explorer.scale.value = 2.0
+    assert calls == [] and explorer.flow()[0].method == analysis.SWEEP
+    assert explorer.redraws == before + 3
 
 
 def test_scale_slider_scales_w_and_never_changes_the_users_model(data, vocab):
@@ -152,6 +185,50 @@ def test_model_menu_switches_between_models(data, vocab):
         assert explorer.figure.texts[0].get_text().startswith(name)
 
 
+def test_the_model_menu_shows_only_when_there_is_a_choice(data, vocab):
+    (X, Y) = data
+    one = bptt_explorer({"RNN, untrained": large_w_model()}, X[0], Y[0], vocab)
+    assert one.model_choice.layout.display == "none"
+    assert one.figure.texts[0].get_text().startswith("RNN, untrained: W × 1")  # named here
+    two = bptt_explorer({"a": large_w_model(), "b": large_w_model(4)}, X[0], Y[0], vocab)
+    assert two.model_choice.layout.display != "none"
+
+
+def test_scale_of_w_is_rounded_in_the_title_and_status(data, vocab):
+    (X, Y) = data
+    explorer = bptt_explorer(large_w_model(scale=1.0), X[0], Y[0], vocab)
+    explorer.scale.value = 2**0.75  # 1.681792830507429
+    title = explorer.figure.texts[0].get_text()
+    assert "W × 1.68 (spectral radius" in title and "1.6817" not in title
+    assert "W × 1.68" in explorer.status.value and "1.6817" not in explorer.status.value
+
+
+def test_bptt_explorer_is_readable_at_the_width_a_notebook_shows(data, quotes):
+    (X, Y), (vocab, x, y) = data, quotes
+    explorer = bptt_explorer(large_w_model(scale=1.0), X[0], Y[0])
+    width, _ = PIL.Image.open(io.BytesIO(explorer.image.value)).size
+    assert width <= WIDTH_PX  # never shrunk by the browser (~970 px of output column)
+    assert min(text_sizes_px(explorer.figure)) >= 10
+    assert colorbar_labels(explorer.figure) == ["log10 gradient norm"]
+    quoted = bptt_explorer(RNNNumpy(len(vocab), 4), x, y, vocab)
+    ticks = [label.get_text() for label in quoted.panels[2].get_xticklabels()]
+    assert ticks == [SENTENCE_START, "he", "said", "“", "hi", "”", "."]
+
+
+def test_axis_labels_stay_inside_the_figure_for_every_scale_of_w(data, vocab):
+    (X, Y) = data
+    explorer = bptt_explorer(large_w_model(scale=1.0), X[0], Y[0], vocab)
+    for i in range(-8, 9):  # every value of the slider: 2^(i/4)
+        explorer.scale.value = 2 ** (i / 4)
+        renderer = explorer.figure.canvas.get_renderer()  # as drawn into the PNG
+        previous_right = 0.0
+        for ax in explorer.panels:
+            # matplotlib puts the label left of the tick labels: inside means both are.
+            label = ax.yaxis.label.get_window_extent(renderer)
+            assert label.x0 > max(0, previous_right), (explorer.describe(), ax.get_ylabel())
+            previous_right = ax.bbox.x1
+
+
 def test_bptt_explorer_works_with_the_pytensor_gru(monkeypatch):
     pytest.importorskip("pytensor")
     from rnnlib.pytensor_rnn.gru import GRUPyTensor
@@ -167,6 +244,23 @@ def test_bptt_explorer_works_with_the_pytensor_gru(monkeypatch):
     expected = analysis.gradient_by_distance(copy, x, y, 2, params=params)
     assert drawn_distance_curve(explorer) == pytest.approx(expected, rel=1e-7)
     assert explorer.figure.texts[0].get_text().endswith("norms over E, U, W, b")
+    # Not the tutorial RNN: its own bptt, T(T+1)/2 + 1 calls, with the picture dimmed and the
+    # status saying what is computed until the new picture comes.
+    assert explorer.flow()[0].method == analysis.DIFFERENCES
+    shown, said = [], []
+    explorer.image.observe(lambda change: shown.append(change["new"]), names="value")
+    explorer.status.observe(
+        lambda change: said.append((change["new"], explorer.widget._dom_classes)), names="value"
+    )
+    before = explorer.image.value
+    explorer.scale.value = 2.0
+    dimmed, after = shown
+    assert contrast(dimmed) < 0.5 * contrast(before) and after != before
+    assert PIL.Image.open(io.BytesIO(dimmed)).size == PIL.Image.open(io.BytesIO(before)).size
+    (busy, busy_classes), (done, done_classes) = said
+    assert "computing the gradients of GRU with W × 2: 7 calls of its bptt" in busy
+    assert BUSY_CLASS in busy_classes and BUSY_CLASS not in done_classes
+    assert done.startswith("<small>drawn") and "W × 2" in done
 
 
 def test_bptt_explorer_rejects_what_it_cannot_show(data, vocab):
@@ -231,6 +325,35 @@ def test_unit_is_drawn_and_coloured_over_the_words(data, vocab):
     spans = explorer.words_html.value.split("<span")[1:]
     assert [span.split("background:")[1][:7] for span in spans] == colours
     assert explorer.redraws == 3  # first sentence, then the sentence, then the unit
+
+
+def test_sentence_menu_shows_the_words_not_the_start_marker(data, vocab, quotes):
+    (X, _), model = data, large_w_model()
+    explorer = hidden_state_explorer(model, vocab, X[:3])
+    labels = [label for label, _ in explorer.sentence.options]
+    assert labels[:3] == [" ".join(vocab.decode(x[1:])) for x in X[:3]]  # X[i][0] is START
+    assert not any(label.startswith(SENTENCE_START) for label in labels)
+    quote_vocab, x, _ = quotes
+    quoted = hidden_state_explorer(RNNNumpy(len(quote_vocab), 4), quote_vocab, [x])
+    assert quoted.sentence.options[0][0] == "he said “hi” ."
+    assert "“" in quoted.words_html.value and "``" not in quoted.words_html.value
+    ticks = [label.get_text() for label in quoted.unit_curves[0].get_xticklabels()]
+    assert ticks == [SENTENCE_START, "he", "said", "“", "hi", "”", "."]
+
+
+def test_chosen_unit_is_pointed_at_not_drawn_as_a_dark_row(data, vocab):
+    (X, _), model = data, large_w_model()
+    explorer = hidden_state_explorer({"a": model, "b": model}, vocab, X)
+    explorer.unit.value = 4
+    for heatmap in explorer.heatmaps:
+        boxes = [p for p in heatmap.patches if isinstance(p, Rectangle) and p.get_height() == 1]
+        assert boxes == []  # no box around the unit's row (3 px high: it read as a dark row)
+        (pointer,) = [line for line in heatmap.get_lines() if line.get_marker() == "<"]
+        assert list(pointer.get_ydata()) == [4] and pointer.get_xdata()[0] > 1  # right of it
+    assert min(text_sizes_px(explorer.figure)) >= 10
+    assert explorer.figure.get_figwidth() * explorer.figure.dpi <= WIDTH_PX
+    limit = analysis.hidden_states(model, X[0]).__abs__().max()
+    assert colorbar_labels(explorer.figure) == [f"activation (tanh), colours ±{limit:.2g}"] * 2
 
 
 def top_k_tables(html: str) -> list[list[tuple[str, float]]]:
@@ -396,6 +519,46 @@ def test_sampler_bars_are_the_model_and_tempered_distributions(vocab):
     assert labels == [vocab.index_to_word[i] for i in top]
 
 
+def test_sampler_at_temperature_one_draws_one_set_of_bars(vocab):
+    model = large_w_model()
+    sampler = temperature_sampler(model, vocab, seed_text="w4")  # T = 1 by default
+    chart = sampler.figure.axes[0]
+    assert len(chart.containers) == 1  # the model's own distribution, once
+    assert [t.get_text() for t in chart.get_legend().get_texts()] == ["T = 1"]
+    sampler.temperature.value = 1.9000000000000001  # what the slider sends
+    assert [t.get_text() for t in sampler.figure.axes[0].get_legend().get_texts()] == [
+        "T = 1", "T = 1.9"
+    ]  # fmt: skip
+    half = temperature_sampler(model, vocab, temperature=0.5)  # where notebook 4 starts
+    assert half.temperature.value == 0.5 and len(half.figure.axes[0].containers) == 2
+
+
+def test_sampled_text_is_shown_once_readable_and_wrapped_between_words(quotes):
+    vocab, _, _ = quotes
+    model = RNNNumpy(len(vocab), 4, seed=0)
+    sampler = temperature_sampler(model, vocab, seed=2, sentences=4, temperature=1.5)
+    rng = np.random.default_rng(2)
+    expected = generate_sentences(model, vocab, 4, rng, temperature=1.5, min_length=5)
+    assert any("``" in s or "''" in s for s in expected)  # the quotes are there to be shown
+    assert sampler.text == "\n".join(sentence_text(s) for s in expected)
+    assert "``" not in sampler.text and "''" not in sampler.text
+    # Once: below the figure, not inside it too; as text that wraps between words.
+    drawn = "\n".join(t.get_text() for t in sampler.figure.findobj(Text))
+    assert not any(line in drawn for line in sampler.text.splitlines())
+    assert "word-break:normal" in sampler.text_html.value and "<pre" not in sampler.text_html.value
+    assert html_unescape(re.sub("<[^>]+>", "", sampler.text_html.value)) == sampler.text
+    assert min(text_sizes_px(sampler.figure)) >= 10
+    # The still picture (a saved notebook) has the text, at a readable size, words whole.
+    (text,) = [t for t in sampler.still_figure().findobj(Text) if "\n" in t.get_text()]
+    assert text.get_text().split() == sampler.text.split() and text.get_fontsize() >= 9
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
 def test_char_sampler_text_is_the_models_generate(vocab):
     keras_models = pytest.importorskip("rnnlib.keras_rnn")
     table = keras_models.CharTable.from_text("the cat sat on the mat.")
@@ -422,12 +585,17 @@ def test_sampler_rejects_a_mismatched_vocabulary(vocab):
 # --- the static copy for saved notebooks -------------------------------------------------
 
 
-def test_display_carries_the_widget_and_a_png_of_its_figure(data, vocab):
+def test_display_carries_the_widget_and_a_still_png_of_its_figure(data, vocab):
     (X, Y) = data
     explorer = bptt_explorer(large_w_model(), X[0], Y[0], vocab)
-    bundle = explorer._repr_mimebundle_()
+    # Three outputs: the rules choosing between still and widget, the still, the widget.
+    rules, still, bundle = explorer.display_outputs()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
-    png = base64.b64decode(bundle["image/png"])
+    assert "image/png" not in bundle  # JupyterLab would never show it: the widget wins
+    png = base64.b64decode(still["image/png"])
     assert png.startswith(b"\x89PNG") and png == explorer.image.value
     assert explorer.static_figure() is explorer.figure
     assert bundle["text/plain"].startswith("BPTTExplorer (model = RNNNumpy, k = 4")
+    assert still["text/plain"].startswith("still picture of BPTTExplorer (model = RNNNumpy")
+    css = rules["text/html"]
+    assert "<style>" in css and ":has(.rnnlib-view)" in css and "rnnlib-still-rules" in css

@@ -14,9 +14,12 @@ Every view works with any model of the common interface (NumPy, PyTensor, Keras 
 models); the BPTT explorer needs one whose bptt_truncate can be set (Keras computes full
 BPTT only, and says so). Models given in a dict are shown side by side or chosen from a menu.
 
-In a saved notebook: displaying a view stores both the live widget and a PNG of its figure
-as first drawn (one output, two representations). JupyterLab shows the widget; GitHub, which
-cannot show widgets, shows the PNG. `view.static_figure()` returns the matplotlib figure.
+In a saved notebook: displaying a view stores the live widget and a still PNG of its figure
+as first drawn, with a few CSS rules that show one of the two (rnnlib.widgets._view): the
+widget while it runs, the still once it is gone (a reopened notebook, a new kernel) instead
+of JupyterLab's "Error displaying widget: model not found"; GitHub shows the still. Every
+figure is drawn at most 960 px wide with text of at least 10 px, so the notebook shows it
+unshrunk. `view.static_figure()` returns the matplotlib figure.
 """
 
 from rnnlib.widgets.bptt import BPTTExplorer, bptt_explorer

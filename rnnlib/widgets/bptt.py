@@ -10,9 +10,12 @@ A slider scales the recurrent weights W of a copy of the model (the user's model
 changed): below spectral radius ~1 the gradient vanishes geometrically, above it can grow.
 
 Everything the k and output sliders show is computed once per (model, scale of W), so
-moving them only redraws. A new model or scale costs about T^2 / 2 calls of `bptt`. A
-PyTensor model also compiles one gradient function per truncation and padded length the
-first time (about T of them per length bucket): give it short sentences (max_words).
+moving them only redraws. For the tutorial's RNN (RNNNumpy, RNNNumpyFast, RNNPyTensor) a
+new scale is one backward sweep over the forward states (rnnlib.analysis.gradient_flow;
+checked once per model against its own full bptt), so it answers about as fast as a
+redraw. Any other model (the GRU) costs T(T+1)/2 + 1 calls of its bptt, and a PyTensor
+model compiles a gradient function per truncation the first time: the picture is dimmed
+and the status line says what is being computed meanwhile. Give it short sentences.
 """
 
 import ipywidgets as widgets
@@ -20,6 +23,7 @@ import numpy as np
 
 from rnnlib import analysis, plots
 from rnnlib.numpy_rnn.readable import check_sentence
+from rnnlib.sampling import readable_words
 from rnnlib.widgets._view import FigureView, as_model_dict
 
 FULL = -1  # the truncation slider's value for full BPTT
@@ -61,13 +65,17 @@ class BPTTExplorer(FigureView):
             raise ValueError(f"the sentence has {len(x)} word: the explorer needs at least 2")
         self.x, self.y = x[:max_words], y[:max_words]  # (T,), (T,): a readable map
         T = len(self.x)
-        self.words = vocab.decode(self.x) if vocab is not None else [str(i) for i in self.x]
+        words = vocab.decode(self.x) if vocab is not None else [str(i) for i in self.x]
+        self.words = readable_words(words)  # quote tokens shown as quotes
         self._flows: dict = {}  # (name, scale) -> (GradientFlow, spectral radius)
         self._copies: dict = {}  # name -> (a copy of the model, the original's parameters)
-        super().__init__((15, 5), layout=None, name="bptt-explorer")  # fixed layout: fast
+        self._swept: dict = {}  # name -> True once its sweep agreed with its own bptt
+        super().__init__((12, 5.6), layout=None, name="bptt-explorer")  # 960 px; fixed: fast
 
         ks = [(str(d), d) for d in range(T - 1)] + [("full", FULL)]  # k >= T-1 is full
         self.model_choice = widgets.Dropdown(options=list(self.models), description="model")
+        if len(self.models) == 1:  # nothing to choose: the title names the model
+            self.model_choice.layout.display = "none"
         # continuous_update=False: a drag sends one value when released, not one redraw
         # (~0.2 s each) per step passed on the way.
         self.truncation = widgets.SelectionSlider(
@@ -110,12 +118,23 @@ class BPTTExplorer(FigureView):
         key = (name, scale)
         if key not in self._flows:
             T = len(self.x)
-            self.show_message(
-                f"computing the gradients of {name} with W × {scale:g} "
-                f"({T * (T + 1) // 2 + 1} calls of bptt)…"
-            )
             model, radius = self._working_model(name, scale)
-            self._flows[key] = (analysis.gradient_flow(model, self.x, self.y), radius)
+            what = f"computing the gradients of {name} with W × {scale:.3g}"
+            swept = self._swept.get(name)  # None: not tried yet
+            if swept:  # its sweep was checked: quick, no need to dim
+                self.show_message(f"{what}: one backward sweep…")
+            elif swept is None and analysis.is_tutorial_rnn(model):  # PyTensor compiles first
+                self.busy(f"{what}: one backward sweep, checked against its own bptt…")
+            else:  # slow: dim the picture and say what is being computed
+                self.busy(f"{what}: {T * (T + 1) // 2 + 1} calls of its bptt…")
+            if name not in self._swept:  # first use: a sweep is checked against its bptt
+                flow = analysis.gradient_flow(model, self.x, self.y)
+                self._swept[name] = flow.method == analysis.SWEEP
+            elif self._swept[name]:  # checked before; another W changes no equation
+                flow = analysis.gradient_flow_by_sweep(model, self.x, self.y, check=False)
+            else:
+                flow = analysis.gradient_flow_by_bptt(model, self.x, self.y)
+            self._flows[key] = (flow, radius)
         return self._flows[key]
 
     def gradient_norms(self) -> np.ndarray:
@@ -128,36 +147,43 @@ class BPTTExplorer(FigureView):
     def describe(self) -> str:
         return (
             f"model = {self.model_choice.value}, k = {self.truncation.label}, "
-            f"t = {self.output.value}, W × {self.scale.value:g}"
+            f"t = {self.output.value}, W × {self.scale.value:.3g}"
         )
 
     def draw(self, figure) -> None:
         flow, radius = self.flow()
         k, t = self.truncation.value, self.output.value
-        by_distance, by_k, by_pair = figure.subplots(
-            1, 3, width_ratios=[1, 1, 1.15],
-            gridspec_kw=dict(left=0.05, right=0.97, bottom=0.27, top=0.86, wspace=0.3),
+        # Placed by hand (a fixed layout redraws twice as fast as a constrained one), with room
+        # for the widest log-axis label (plots.short_log_labels) and the words under the map.
+        grid = figure.add_gridspec(
+            1, 4, width_ratios=[1, 1, 0.3, 1.45],  # the third: room for the map's word labels
+            left=0.075, right=0.92, bottom=0.3, top=0.8, wspace=0.34,
         )  # fmt: skip
+        by_distance, by_k, by_pair = (figure.add_subplot(grid[0, i]) for i in (0, 1, 3))
         self.panels = (by_distance, by_k, by_pair)
         norms, rounding = self.gradient_norms(), flow.rounding_level[t]
         plots.plot_gradient_by_distance(norms, k, ax=by_distance, rounding=rounding)
         factor = analysis.decay_per_step(norms, rounding)
-        per_step = "" if np.isnan(factor) else f": × {factor:.2f} per step back"
-        title = f"from output t = {t} (after “{self.words[t]}”){per_step}"
-        by_distance.set_title(title, fontsize=10)
-        plots.plot_truncation_error(flow.truncation_error, k, ax=by_k, rounding=16 * flow.eps)
-        by_k.set_title("truncated vs full gradient, whole sentence", fontsize=10)
+        per_step = "" if np.isnan(factor) else f"\n× {factor:.2f} per step back"
+        by_distance.set_title(f"from output t = {t} (“{self.words[t]}”){per_step}")
+        # A difference of two gradients is only known to ~16 eps; a swept part is exact.
+        noise = 16 * flow.eps if flow.method == analysis.DIFFERENCES else None
+        plots.plot_truncation_error(flow.truncation_error, k, ax=by_k, rounding=noise)
+        by_k.set_title("truncated vs full gradient\n(whole sentence)")
         plots.plot_connectivity(flow.connectivity, k, ax=by_pair, words=self.words, output=t)
-        by_pair.set_title("how much output t reaches step j", fontsize=10)
+        by_pair.set_title("how much output t\nreaches step j")
         for ax in (by_distance, by_k):
             low, high = ax.get_ylim()
             if high > 100 * low:  # decades are labels enough; each tick costs time to redraw
                 ax.minorticks_off()
+            plots.short_log_labels(ax)
+            # Below the axes, where nothing is drawn: a legend inside would hide points.
+            ax.legend(loc="upper left", bbox_to_anchor=(-0.1, -0.17), frameon=False,
+                      handlelength=1.5, borderaxespad=0, labelspacing=0.25)  # fmt: skip
         cut = "full BPTT" if k == FULL else f"bptt_truncate = {k}"
         figure.suptitle(
-            f"{self.model_choice.value}: W × {self.scale.value:g} (spectral radius "
-            f"{radius:.2f}), {cut}; norms over {', '.join(flow.params)}",
-            fontsize=11,
+            f"{self.model_choice.value}: W × {self.scale.value:.3g} (spectral radius "
+            f"{radius:.2f}), {cut}; norms over {', '.join(flow.params)}"
         )
 
 

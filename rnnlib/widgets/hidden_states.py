@@ -4,7 +4,8 @@ For a sentence (one of the data's, or typed in) and each model (e.g. untrained a
 side by side): the hidden state over time as a heatmap (units × words), one unit's
 activation over the sentence (a curve, and the words coloured by it), and the top-k next
 words the model predicts after a chosen position. Hidden states are computed once per
-sentence; moving the unit or position only redraws.
+sentence; moving the unit or position only redraws. The chosen unit is pointed at by a
+triangle beside the heatmap (a box around a row 3 px high would read as a dark row).
 """
 
 import html
@@ -16,7 +17,8 @@ from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
 
 from rnnlib import analysis, plots
-from rnnlib.data.vocab import SENTENCE_START, tokenize
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, tokenize
+from rnnlib.sampling import readable_words, sentence_text
 from rnnlib.widgets._view import FigureView, as_model_dict
 
 TYPED = -1  # the sentence dropdown's value when the typed sentence is shown
@@ -30,11 +32,13 @@ def activation_color(a: float, limit: float = 1.0) -> str:
 
 def colour_limit(states) -> float:
     """One symmetric colour range for all models: an untrained net's states are tiny."""
-    return max(1e-3, max(float(np.max(np.abs(s))) for s in states))
+    return plots.colour_limit(*states)
 
 
-def _short(words, limit: int = 70) -> str:
-    text = " ".join(words)
+def menu_label(words, limit: int = 70) -> str:
+    """A sentence as the menu shows it: its words, without the START/END markers, quotes as “ ”."""
+    words = [w for w in words if w not in (SENTENCE_START, SENTENCE_END)]
+    text = sentence_text(words)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -60,9 +64,10 @@ class HiddenStateExplorer(FigureView):
         self._shown = None  # (sentence key, {model name: (o, s)}): the sentence on screen
         self._holding = False  # True while controls are being reset together
         n_units = min(model.hidden_dim for model in self.models.values())
-        super().__init__((7 * len(self.models), 5.6), layout=None, name="hidden-state-explorer")
+        width = min(7 * len(self.models), 12)  # at most 960 px: shown without shrinking
+        super().__init__((width, 5.6), layout=None, name="hidden-state-explorer")
 
-        options = [(_short(vocab.decode(x)), i) for i, x in enumerate(self.sentences)]
+        options = [(menu_label(vocab.decode(x)), i) for i, x in enumerate(self.sentences)]
         self.sentence = widgets.Dropdown(
             options=[*options, ("(the typed sentence)", TYPED)], description="sentence",
             layout=widgets.Layout(width="520px"),
@@ -168,21 +173,23 @@ class HiddenStateExplorer(FigureView):
         return f"sentence = {which}, unit = {self.unit.value}, position = {self.position.value}"
 
     def draw(self, figure) -> None:
-        words = self.vocab.decode(self.current_x())
+        words = readable_words(self.vocab.decode(self.current_x()))
         unit, position, T = self.unit.value, self.position.value, len(words)
         left = 0.85 / figure.get_figwidth()  # 0.85 inch for the unit labels, however wide
         axes = figure.subplots(
             2, len(self.models), squeeze=False, height_ratios=[2.2, 1],
-            gridspec_kw=dict(left=left, right=0.97, bottom=0.2, top=0.94, hspace=0.06, wspace=0.25),
+            gridspec_kw=dict(left=left, right=0.95, bottom=0.2, top=0.94, hspace=0.06, wspace=0.3),
         )  # fmt: skip
         self.heatmaps, self.unit_curves = axes  # one column per model
         limit = colour_limit(self.states().values())
         for column, (name, s) in enumerate(self.states().items()):  # s: (T, H)
             heatmap, curve = axes[0, column], axes[1, column]
-            plots.plot_hidden_states(s, words, ax=heatmap, title=f"{name} (colours ±{limit:.2g})")
-            heatmap.images[0].set_clim(-limit, limit)  # the colorbar follows
+            plots.plot_hidden_states(s, words, ax=heatmap, title=name, limit=limit)
             heatmap.set_xticklabels([])  # the curve below carries the words
-            heatmap.add_patch(Rectangle((-0.5, unit - 0.5), T, 1, fill=False, lw=1.5, ec="k"))
+            # The unit: a triangle just right of the image, pointing at its row (the left
+            # side has the tick labels).
+            heatmap.plot([1.015], [unit], "<", color="k", markersize=9, clip_on=False,
+                         transform=heatmap.get_yaxis_transform(), label=f"unit {unit}")  # fmt: skip
             heatmap.add_patch(
                 Rectangle((position - 0.5, -0.5), 1, s.shape[1], fill=False, lw=1.5, ec="tab:orange")
             )  # fmt: skip
@@ -194,11 +201,11 @@ class HiddenStateExplorer(FigureView):
             curve.set(
                 ylim=(-1.05 * limit, 1.05 * limit), xlim=(-0.5, T - 0.5), ylabel=f"unit {unit}"
             )
-            curve.set_xticks(range(T), words, rotation=60, ha="right", fontsize=8)
+            curve.set_xticks(range(T), words, rotation=60, ha="right")
 
     def _words_html(self) -> str:
         unit, lines = self.unit.value, []
-        words = self.vocab.decode(self.current_x())
+        words = readable_words(self.vocab.decode(self.current_x()))
         limit = colour_limit(self.states().values())  # the heatmaps' colours
         for name, s in self.states().items():
             spans = [
@@ -212,13 +219,14 @@ class HiddenStateExplorer(FigureView):
 
     def _predictions_html(self) -> str:
         x, position = self.current_x(), self.position.value
-        word = self.vocab.index_to_word[x[position]]
+        (word,) = readable_words([self.vocab.index_to_word[x[position]]])
         header = f"<b>top {self.top_k} next words after “{html.escape(word)}”</b>"
         columns = []
         for name, (o, _) in self._forward().items():
+            top = analysis.top_words(o[position], self.vocab, self.top_k)
             rows = "".join(
                 f"<tr><td>{html.escape(w)}</td><td style='text-align:right'>{p:.4f}</td></tr>"
-                for w, p in analysis.top_words(o[position], self.vocab, self.top_k)
+                for w, (_, p) in zip(readable_words(w for w, _ in top), top, strict=True)
             )
             columns.append(
                 f"<td style='vertical-align:top;padding-right:2em'><i>{html.escape(name)}</i>"

@@ -3,8 +3,10 @@
 Sampling draws each next token from p^(1/T) (normalised): T < 1 sharpens the model's
 distribution towards its favourite, T > 1 flattens it towards uniform. The figure shows
 both for the token after the seed text (rnnlib.plots.plot_temperatures: the model's own
-probabilities, T = 1, and the chosen T), then the generated text. The random generator is made fresh from
-the seed on every change, so one setting always gives the same text.
+probabilities, T = 1, and the chosen T; one set of bars when T = 1); the generated text
+is shown once, below it, wrapped between words (the still picture of a saved notebook
+draws it under the bars). The random generator is made fresh from the seed on every
+change, so one setting always gives the same text.
 
 Two kinds of model: the char-level Keras LSTM (anything with `generate(seed_text, length,
 temperature, rng)` and `next_char_probs(context)`, e.g. RNNKeras) continues the seed text
@@ -16,14 +18,19 @@ import html
 import textwrap
 
 import ipywidgets as widgets
+import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
 
 from rnnlib import analysis, plots
 from rnnlib.data.vocab import tokenize
-from rnnlib.sampling import generate_sentences
-from rnnlib.widgets._view import FigureView
+from rnnlib.sampling import generate_sentences, sentence_text
+from rnnlib.widgets._view import READABLE_FONTS, FigureView, figure_png
 
 SHOWN_TOKENS = 12  # bars in the next-token chart
+# The text under the bars: wrapped between words, never inside one; 15 px, not squeezed.
+TEXT_STYLE = ("white-space:pre-wrap;word-break:normal;overflow-wrap:break-word;"
+              "font-size:15px;line-height:1.45;max-width:58em;margin:0.3em 0")  # fmt: skip
 
 
 class TemperatureSampler(FigureView):
@@ -51,7 +58,7 @@ class TemperatureSampler(FigureView):
             model.table.encode(seed_text)  # raises on characters the model has never seen
         self.min_length = min_length
         self.text = ""  # the generated text, as shown
-        super().__init__((9, 4.8), name="temperature-sampler")
+        super().__init__((9, 3.6), name="temperature-sampler")
 
         wide = {"description_width": "initial"}  # show the whole description
         self.temperature = widgets.FloatSlider(
@@ -106,7 +113,7 @@ class TemperatureSampler(FigureView):
                 )
                 for _ in range(self.amount.value)
             ]  # fmt: skip
-        return "\n".join(" ".join(words) for words in sentences)
+        return "\n".join(sentence_text(words) for words in sentences)  # quotes as “ ”
 
     # --- drawing -----------------------------------------------------------------------------
 
@@ -120,29 +127,56 @@ class TemperatureSampler(FigureView):
             self.show_message(f"<span style='color:#b00'>{html.escape(str(e))}</span>")
             return
         super().redraw(*change)
-        self.text_html.value = f"<pre style='white-space:pre-wrap'>{html.escape(self.text)}</pre>"
+        font = "font-family:var(--jp-code-font-family,monospace);" if self.is_char_model else ""
+        text = html.escape(self.text)
+        self.text_html.value = f"<div class='rnnlib-text' style='{TEXT_STYLE};{font}'>{text}</div>"
 
     def describe(self) -> str:
         return f"temperature = {self.temperature.value:g}, seed = {self.seed.value}"
 
-    def draw(self, figure) -> None:
-        chart, text_box = figure.subplots(2, 1, height_ratios=[1.6, 1])
+    def wrapped_text(self) -> list[str]:
+        """The text's lines for the still picture: at most 10, wrapped between words."""
+        lines = [wrapped for line in self.text.splitlines()
+                 for wrapped in textwrap.wrap(line, 95, break_long_words=False)]  # fmt: skip
+        return lines[:10]
+
+    def draw(self, figure, with_text: bool = False) -> None:
+        lines = self.wrapped_text() if with_text else []
+        chart, *text_box = figure.subplots(
+            1 + with_text,
+            1,
+            squeeze=False,
+            height_ratios=[3.4, 0.2 + 0.2 * len(lines)][: 1 + with_text],
+        )[:, 0]
         tokens, probs = self.next_token_probs()
-        temperatures = [1.0, self.temperature.value]  # the model's own, and what is sampled
+        T = self.temperature.value
+        # The model's own distribution (T = 1), and what is sampled when T is not 1.
+        temperatures = [1.0] if np.isclose(T, 1.0) else [1.0, T]
         plots.plot_temperatures(probs, tokens, temperatures, top=SHOWN_TOKENS, ax=chart)
         for label in chart.get_xticklabels():  # words are long: slant them
-            label.set(rotation=45, ha="right")
+            label.set(rotation=45, ha="right", rotation_mode="anchor")
         chart.set_title(f"the next token after “{self.seed_text.value[-30:] or 'SENTENCE_START'}”")
-        text_box.set_axis_off()
-        shown = "\n".join(textwrap.fill(line, 110) for line in self.text.splitlines()[:12])
-        text_box.text(0, 1, shown, va="top", ha="left", family="monospace", fontsize=8,
-                      transform=text_box.transAxes)  # fmt: skip
+        if with_text:  # the still picture: the text is not beside it there, so draw it in
+            text_box[0].set_axis_off()
+            text_box[0].text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=10,
+                             transform=text_box[0].transAxes)  # fmt: skip
+
+    def still_figure(self) -> Figure:
+        """The bars and, below them, the text (where no widget runs, nothing else shows it)."""
+        height = 3.6 + 0.2 + 0.2 * len(self.wrapped_text())  # inches: the bars, then the text
+        figure = Figure(figsize=(9, height), dpi=self.figure.dpi, layout="constrained")
+        with matplotlib.rc_context(READABLE_FONTS):
+            self.draw(figure, with_text=True)
+        return figure
+
+    def still_png(self) -> bytes:
+        return figure_png(self.still_figure())
 
 
 def temperature_sampler(model, vocab=None, seed_text: str = "", **options) -> TemperatureSampler:
     """Sample text from a char-level model or a word model at a chosen temperature.
 
-    Options: temperature, seed (of the random generator), length (characters, char models),
-    sentences and min_length (word models).
+    Options: temperature (where the slider starts, e.g. 0.5), seed (of the random
+    generator), length (characters, char models), sentences and min_length (word models).
     """
     return TemperatureSampler(model, vocab, seed_text, **options)
