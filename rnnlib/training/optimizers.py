@@ -150,7 +150,7 @@ class Momentum(Optimizer):
     name = "momentum"
     slots = ("velocity",)
 
-    def __init__(self, learning_rate: float = 0.1, beta: float = 0.9, nesterov: bool = False):
+    def __init__(self, learning_rate: float = 0.05, beta: float = 0.9, nesterov: bool = False):
         self.beta = _check_number(beta, "beta", IN_0_1, lambda v: 0 <= v < 1)
         if not isinstance(nesterov, bool | np.bool_):
             raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
@@ -179,7 +179,7 @@ class Adam(Optimizer):
     slots = ("m", "v")
 
     def __init__(
-        self, learning_rate: float = 0.002, beta1: float = 0.9, beta2: float = 0.999, eps=1e-8
+        self, learning_rate: float = 0.003, beta1: float = 0.9, beta2: float = 0.999, eps=1e-8
     ):
         self.beta1 = _check_number(beta1, "beta1", IN_0_1, lambda v: 0 <= v < 1)
         self.beta2 = _check_number(beta2, "beta2", IN_0_1, lambda v: 0 <= v < 1)
@@ -207,7 +207,12 @@ OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
 
 
 def make_optimizer(name: str, **hyperparameters) -> Optimizer:
-    """The optimiser called `name` ('sgd', 'momentum' or 'adam') with these hyperparameters."""
+    """The optimiser called `name` ('sgd', 'momentum' or 'adam') with these hyperparameters.
+
+    The default rates suit a mean loss per token without clipping (RNNNumpyFast, built-in
+    corpus): SGD 0.5, momentum 0.05 (the same speed once its velocity has built up), Adam
+    0.003. With clipping at 1, SGD tolerates 2.
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}: expected one of {list(OPTIMIZERS)}")
     return OPTIMIZERS[name](**hyperparameters)

@@ -387,3 +387,25 @@ def test_a_diverging_run_exits_non_zero_with_one_line(tmp_path, capsys):
     assert main([*argv, "--checkpoint", str(path)]) == 1
     err = capsys.readouterr().err
     assert "training diverged" in err and "Traceback" not in err
+
+
+def test_adam_trains_and_resumes_with_its_moments(tmp_path, capsys):
+    checkpoint = train(tmp_path, "--optimizer", "adam", "--epochs", "2", "--batch-size", "8")
+    saved = checkpoint.optimizer_state
+    assert str(saved["name"]) == "adam" and saved["m/U"].shape == (8, 30)
+    evaluations = checkpoint.training_state["history"]["evaluations"]
+    assert evaluations[0][3] == 0.003  # the numpy-fast default, before any halving
+    assert float(saved["learning_rate"]) == checkpoint.training_state["learning_rate"]
+    steps = int(saved["t"])
+    assert evaluations[-1][2] < evaluations[0][2] - 0.1
+    assert checkpoint.training_state["history"]["step_loss"] == "mean per target token"
+    path = str(tmp_path / "run.npz")
+    assert main(["train", "--checkpoint", path, "--resume", "--epochs", "3", "--no-progress"]) == 0
+    assert int(load_checkpoint(path).optimizer_state["t"]) == steps * 3 // 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["train", "--checkpoint", path, "--resume", "--optimizer", "sgd"])
+    assert "leave out --optimizer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", *SMALL, "--backend", "numpy-readable", "--optimizer", "adam"])
+    assert "--optimizer adam needs --backend numpy-fast" in capsys.readouterr().err
