@@ -9,7 +9,8 @@
 
 With every option at its default, `train` trains RNNNumpyFast (H = 100, full BPTT) with
 Adam on the mean loss per word, batches of 32, on the training part of the series'
-benchmark split (rnnlib.data.benchmark, C = 8000), evaluating on its validation part.
+benchmark split (rnnlib.data.benchmark, C = 8000), evaluating on its validation part; the
+final checkpoint holds the parameters of the best evaluation (early stopping).
 
 A training run writes its checkpoint at every loss evaluation and when interrupted. What
 `--resume` needs lives inside it, written in the same atomic save: the data options and a
@@ -169,6 +170,7 @@ def _fresh_run(args, parser):
         # "sgd" is the model's own SGD step (per sentence at batch size 1, else batched).
         "optimizer": None if optimizer == "sgd" else optimizer,
         "shuffle_seed": args.seed,
+        "keep_best": True,  # the checkpoint ends at the best validation loss (early stopping)
         "run_info": {"data": data},  # saved inside every checkpoint, for --resume
     }
     if validation is not None:  # the benchmark split: evaluate on its validation part

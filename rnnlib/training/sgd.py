@@ -118,6 +118,7 @@ def train_with_sgd(
     resume_from=None,
     optimizer=None,
     run_info: dict | None = None,
+    keep_best: bool = False,
 ) -> History:
     """Train `model` in place until `nepoch` epochs are done or `minutes` are spent; return the History.
 
@@ -141,6 +142,9 @@ def train_with_sgd(
     history, position, shuffling state and optimizer state replace those given here.
     `run_info` (JSON-safe) is saved in every checkpoint's training state as "run" (the CLI
     keeps its data options there); a resumed run keeps the saved one unless given anew.
+    `keep_best`: at the end, if an earlier evaluation had a lower loss than the model has
+    now, return to that evaluation's parameters (early stopping: past that point the model
+    was learning its training sentences, not the language).
     The model is always checked at the end, also when the last epoch is not an evaluation
     epoch. Raises TrainingDiverged when an evaluated loss is NaN/inf or above 1.5 log C (half
     as bad again as a uniform guess), or a step makes the parameters NaN/inf: the model is
@@ -182,6 +186,7 @@ def train_with_sgd(
         state.optimizer.learning_rate = state.learning_rate  # the saved run's, when resumed
     state.history.step_loss = _step_loss(model, batch_size, state.optimizer)
     settings = {"nepoch": nepoch, "evaluate_loss_after": evaluate_loss_after, "minutes": minutes}
+    settings["keep_best"] = keep_best
     settings.update(clip_norm=clip_norm, batch_size=batch_size, n_train=n)
     run = _Run(model, (X_train, y_train), eval_data, state, settings, callbacks)
     run.checkpoint_path, run.vocab = checkpoint_path, vocab
@@ -206,6 +211,7 @@ class _Run:
         self.step_options = {} if clip_norm is None else {"clip_norm": clip_norm}
         self.good_params = model.get_params()  # restored if a step produces NaN/inf
         self.evaluated_params = None  # restored if an evaluation gives a NaN/inf loss
+        self.best = None  # (loss, parameters) of the best evaluation of this call
         self.checkpoint_path = self.vocab = self.bar = None
         self.log = False
 
@@ -239,11 +245,19 @@ class _Run:
                 break  # the budget ran out inside the epoch
             with hold_interrupts():
                 state.epoch, state.position, state.epoch_rng_state = state.epoch + 1, 0, None
+        final_loss = None
         if not self._evaluated(state.epoch):
-            self.check_end()  # the end state is always checked, on the schedule or not
+            final_loss = self.check_end()  # the end state is always checked, on the schedule or not
+        if self.settings.get("keep_best") and self.best is not None:
+            best_loss, best_params = self.best
+            if final_loss is None:
+                final_loss = state.history.evaluations[-1].loss
+            if best_loss < final_loss:
+                self.model.set_params(best_params)
+                self.save()
 
-    def check_end(self) -> None:
-        """Apply the divergence rule to the final model, then save it.
+    def check_end(self) -> float:
+        """Apply the divergence rule to the final model, save it; return its loss.
 
         Off the evaluation schedule, so it is not recorded and halves nothing: a run stopped
         and resumed must take the same steps as one that never stopped.
@@ -251,6 +265,7 @@ class _Run:
         loss = float(self.model.calculate_loss(*self.eval_data))
         self.raise_if_diverged(loss)
         self.save()
+        return loss
 
     def raise_if_diverged(self, loss: float) -> None:
         """TrainingDiverged, with the last good parameters restored, if `loss` says so."""
@@ -289,6 +304,8 @@ class _Run:
         loss = float(self.model.calculate_loss(*self.eval_data))
         self.raise_if_diverged(loss)
         self.evaluated_params = self.model.get_params()
+        if self.best is None or loss < self.best[0]:
+            self.best = (loss, self.evaluated_params)
         with hold_interrupts():
             state.learning_rate = record_evaluation(
                 state.history, loss, state.learning_rate, state.epoch, state.examples_seen

@@ -583,3 +583,16 @@ def test_a_time_budget_stops_the_run_and_evaluates_where_it_stopped(monkeypatch)
     model = SlowModel([5.0, 4.0])
     train_with_sgd(model, X_IDS, X_IDS, 0.1, nepoch=1, minutes=60, progress=False)
     assert len(model.steps) == N
+
+
+def test_keep_best_returns_to_the_best_evaluation_at_the_end():
+    # Losses at epochs 0, 1, 2: the best is after epoch 1, when the model had taken N steps.
+    model, history = scripted_run([5.0, 3.0, 4.0], nepoch=2, evaluate_loss_after=1, keep_best=True)
+    assert history.losses == [5.0, 3.0, 4.0] and model.w[0] == N
+    model, _ = scripted_run([5.0, 3.0, 4.0], nepoch=2, evaluate_loss_after=1)
+    assert model.w[0] == 2 * N  # without keep_best: the end state
+    # The best is the end: nothing changes. An off-schedule end is compared too.
+    model, _ = scripted_run([5.0, 4.0, 3.0], nepoch=2, evaluate_loss_after=1, keep_best=True)
+    assert model.w[0] == 2 * N
+    model, _ = scripted_run([5.0, 3.0, 3.5], nepoch=3, evaluate_loss_after=2, keep_best=True)
+    assert model.w[0] == 2 * N  # epoch 2's evaluation (3.0) beat the end of epoch 3 (3.5)
