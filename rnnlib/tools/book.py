@@ -1,6 +1,12 @@
-"""`make book`: run every notebook top to bottom at full size and save its outputs in place."""
+"""`make book`: run every notebook top to bottom at full size and save its outputs in place.
+
+Progress bars are written as text (RNNLIB_PROGRESS=text): a widget bar saved without its
+state would show "0%" for ever; a text bar leaves its final line. Each notebook's time and
+its kernel's peak memory are printed, for the start page's table.
+"""
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -10,11 +16,30 @@ from nbclient import NotebookClient
 from rnnlib._io import atomic_write_text
 
 
+def _peak_memory_mib(client) -> float | None:
+    """The kernel process's peak resident memory (Linux), or None where it cannot be read."""
+    try:
+        pid = client.km.provisioner.process.pid
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (AttributeError, OSError, ValueError):
+        return None
+    return None
+
+
 def execute_notebook(path, timeout: int = 3600) -> float:
     """Execute one notebook in its own folder and overwrite it with outputs; return seconds."""
+    return run_notebook(path, timeout)[0]
+
+
+def run_notebook(path, timeout: int = 3600) -> tuple[float, float | None]:
+    """Execute one notebook in place; return (seconds, the kernel's peak memory in MiB or None)."""
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
+    os.environ["RNNLIB_PROGRESS"] = "text"  # the kernel inherits it
     start = time.perf_counter()
+    peak = {}
     # Widget state is not stored: each widget also leaves a static PNG, which is what GitHub and
     # nbviewer show, and the state would double the size of every saved figure.
     client = NotebookClient(
@@ -22,11 +47,12 @@ def execute_notebook(path, timeout: int = 3600) -> float:
         timeout=timeout,
         store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}},
+        on_notebook_complete=lambda notebook: peak.update(mib=_peak_memory_mib(client)),
     )
     client.execute()
     # Written only after a clean run, so a failing cell never clobbers the saved outputs.
     atomic_write_text(path, nbformat.writes(notebook) + "\n")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, peak.get("mib")
 
 
 def main(argv=None) -> None:
@@ -40,7 +66,9 @@ def main(argv=None) -> None:
     notebooks = sorted(p for t in targets for p in ([t] if t.is_file() else t.glob("*.ipynb")))
     for nb in notebooks:
         print(f"running {nb} ...", flush=True)
-        print(f"  done in {execute_notebook(nb):.0f} s", flush=True)
+        seconds, mib = run_notebook(nb)
+        memory = "" if mib is None else f", peak memory {mib:,.0f} MiB"
+        print(f"  done in {seconds:.0f} s{memory}", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Which loss a step follows (History.step_loss says it for every run):
   serves any batch size and sentence length. Models that do not say sum over the batch.
 """
 
+import os
 import time
 from collections.abc import Callable, Sequence
 
@@ -223,7 +224,12 @@ class _Run:
         budget_only = self.settings["nepoch"] >= UNLIMITED_EPOCHS
         total = None if budget_only else self.settings["nepoch"] * n
         self.log = progress
-        with tqdm(total=total, disable=not progress, unit="example", desc="SGD") as self.bar:
+        # RNNLIB_PROGRESS=text (make book): no live bar, whose saved picture would stay at 0%,
+        # but one line at the end.
+        text_only = os.environ.get("RNNLIB_PROGRESS", "") == "text"
+        started = time.perf_counter()
+        bar_off = not progress or text_only
+        with tqdm(total=total, disable=bar_off, unit="example", desc="SGD") as self.bar:
             done = self.state.epoch * n + self.state.position  # when resumed
             self.bar.update(done if total is None else min(done, total))
             try:
@@ -231,6 +237,9 @@ class _Run:
             except KeyboardInterrupt:
                 self.save()  # every update was completed (interrupts are held): resumable
                 raise
+        if progress and text_only:
+            seconds = time.perf_counter() - started
+            print(f"SGD: {self.state.examples_seen:,} examples seen, {seconds:.0f} s", flush=True)
 
     def train(self) -> None:
         """Evaluate on schedule and train epoch by epoch until nepoch or the budget is done."""

@@ -596,3 +596,13 @@ def test_keep_best_returns_to_the_best_evaluation_at_the_end():
     assert model.w[0] == 2 * N
     model, _ = scripted_run([5.0, 3.0, 3.5], nepoch=3, evaluate_loss_after=2, keep_best=True)
     assert model.w[0] == 2 * N  # epoch 2's evaluation (3.0) beat the end of epoch 3 (3.5)
+
+
+def test_text_progress_leaves_one_finished_line(monkeypatch, capsys):
+    """What `make book` saves: no bar frozen at 0%, one line at the end."""
+    monkeypatch.setenv("RNNLIB_PROGRESS", "text")
+    model = ScriptedModel([2.0, 1.5])
+    train_with_sgd(model, X_IDS, X_IDS, 0.1, nepoch=1, evaluate_loss_after=1, progress=True)
+    captured = capsys.readouterr()
+    assert "%|" not in captured.err and "%|" not in captured.out  # no tqdm bar drawn
+    assert captured.out.strip().splitlines()[-1].startswith(f"SGD: {N} examples seen")
