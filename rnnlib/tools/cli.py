@@ -270,9 +270,11 @@ def train(args, parser) -> int:
     except OSError as e:  # a checkpoint that could not be saved: "cannot write {path}: ..."
         raise CommandFailed(str(e)) from e
     last = history.evaluations[-1]
+    best = min(history.evaluations, key=lambda e: e.loss)
+    kept = best if options.get("keep_best") and best.loss < last.loss else last
     print(
-        f"loss {last.loss:.4f} (perplexity {last.perplexity:.1f}) at the last evaluation, "
-        f"{history.examples_seen:,} sentences trained on; checkpoint {args.checkpoint}",
+        f"{history.examples_seen:,} sentences trained on; checkpoint {args.checkpoint} holds the "
+        f"model of epoch {kept.epoch}: loss {kept.loss:.4f} (perplexity {kept.perplexity:.1f})",
         file=sys.stderr,
     )
     return 0
