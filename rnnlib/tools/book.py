@@ -47,7 +47,8 @@ def run_notebook(path, timeout: int = 3600) -> tuple[float, float | None]:
         timeout=timeout,
         store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}},
-        on_notebook_complete=lambda notebook: peak.update(mib=_peak_memory_mib(client)),
+        # VmHWM is a high-water mark: the reading after the last cell is the notebook's peak.
+        on_cell_executed=lambda **_: peak.update(mib=_peak_memory_mib(client)),
     )
     client.execute()
     # Written only after a clean run, so a failing cell never clobbers the saved outputs.

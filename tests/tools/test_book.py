@@ -36,3 +36,17 @@ def test_a_missing_path_is_named(tmp_path, capsys):
         book.main([str(tmp_path / "nope.ipynb")])
     assert exit_info.value.code == 2
     assert "no such notebook or folder:" in capsys.readouterr().err
+
+
+def test_run_notebook_reports_the_kernels_peak_memory(tmp_path):
+    import nbformat
+
+    path = tmp_path / "big.ipynb"
+    cells = [
+        nbformat.v4.new_code_cell(
+            "block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096])"
+        )
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    seconds, mib = book.run_notebook(path)
+    assert seconds > 0 and mib is not None and mib > 300  # the kernel held 300 MiB at once
