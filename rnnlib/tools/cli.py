@@ -284,7 +284,7 @@ def generate(args, parser) -> int:
     """Print sentences sampled from a checkpoint's model."""
     import numpy as np
 
-    from rnnlib.sampling import generate_sentences
+    from rnnlib.sampling import generate_sentences, sentence_text
     from rnnlib.training.checkpoint import load_checkpoint
 
     try:
@@ -306,7 +306,7 @@ def generate(args, parser) -> int:
     except ValueError as e:  # e.g. --min-length above the longest sentence generated
         parser.error(str(e))
     for words in sentences:
-        print(" ".join(words))
+        print(sentence_text(words))  # `` and '' shown as the quotes they stand for
     return 0
 
 
