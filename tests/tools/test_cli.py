@@ -215,13 +215,19 @@ def write_corpus(path, animal: str):
     path.write_text(text + "\n")
 
 
-def test_resume_needs_nothing_beside_the_checkpoint(tmp_path):
+def one_epoch_on_a_text_file(tmp_path):
+    """A finished one-epoch run on a small text corpus: (corpus file, checkpoint path)."""
     corpus = tmp_path / "corpus.txt"
     write_corpus(corpus, "cat")
     path = tmp_path / "run.npz"
     argv = ["train", "--corpus", "text", "--corpus-path", str(corpus), "--vocabulary-size", "12",
             "--hidden", "4", "--epochs", "1", "--no-progress", "--checkpoint", str(path)]  # fmt: skip
     assert main(argv) == 0
+    return corpus, path
+
+
+def test_resume_needs_nothing_beside_the_checkpoint(tmp_path):
+    corpus, path = one_epoch_on_a_text_file(tmp_path)
     data = load_checkpoint(path).training_state["run"]["data"]
     assert data["corpus_path"] == str(corpus.resolve())
     assert data["corpus_sha256"] == hashlib.sha256(corpus.read_bytes()).hexdigest()
@@ -234,12 +240,7 @@ def test_resume_needs_nothing_beside_the_checkpoint(tmp_path):
 
 def test_resume_notices_a_replaced_corpus_file(tmp_path, capsys):
     """Before: a file with other words but as many sentences resumed without a word."""
-    corpus = tmp_path / "corpus.txt"
-    write_corpus(corpus, "cat")
-    path = tmp_path / "run.npz"
-    argv = ["train", "--corpus", "text", "--corpus-path", str(corpus), "--vocabulary-size", "12",
-            "--hidden", "4", "--epochs", "1", "--no-progress", "--checkpoint", str(path)]  # fmt: skip
-    assert main(argv) == 0
+    corpus, path = one_epoch_on_a_text_file(tmp_path)
     write_corpus(corpus, "dog")  # same length, same number of sentences, other words
     capsys.readouterr()
     assert main(["train", "--checkpoint", str(path), "--resume", "--epochs", "2"]) == 1
