@@ -49,3 +49,7 @@ def _accepted_by(check):
 
 
 seed = _argument_type(int, _accepted_by(check_seed), "an integer in [0, 2**31)", "a seed")
+
+
+class CommandFailed(Exception):
+    """What stops a command: main() prints its message on one line and returns status 1."""
