@@ -14,7 +14,6 @@ sample weight 0 and the loss divides by the number of real words, so what Keras 
 and reports is exactly `calculate_loss`'s cross-entropy per word.
 """
 
-import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -129,13 +128,7 @@ class LossHistory(keras.callbacks.Callback):
         """Add one evaluated loss: halve the rate if it rose, then call the callbacks."""
         # The one divergence rule (NaN/inf, or above 1.5 log C), C = words or characters.
         size = getattr(self.rnn_model, "word_dim", getattr(self.rnn_model, "vector_size", None))
-        reason = (
-            divergence(loss, size)
-            if size
-            else None
-            if math.isfinite(loss)
-            else f"the loss is {loss}"
-        )
+        reason = divergence(loss, size)
         if reason is not None:
             if self._good_weights is not None:
                 self.model.set_weights(self._good_weights)

@@ -103,15 +103,18 @@ class History:
 DIVERGED_FACTOR = 1.5  # a loss this many times log C is half as bad again as a uniform guess
 
 
-def divergence(loss: float, word_dim: int) -> str | None:
+def divergence(loss: float, word_dim: int | None) -> str | None:
     """Why `loss` means the run diverged (None if it did not): NaN/inf, or above 1.5 log C.
 
     A model that knows nothing guesses uniformly and scores log C; one that has learned
     anything scores below. A loss half as bad again as that guess is no training run,
-    even when it is finite (a huge learning rate can park the loss there).
+    even when it is finite (a huge learning rate can park the loss there). Without a
+    vocabulary size (word_dim None) only NaN/inf counts.
     """
     if not math.isfinite(loss):
         return f"the loss is {loss}"
+    if word_dim is None:
+        return None
     limit = DIVERGED_FACTOR * math.log(word_dim)
     if loss > limit:
         return (
