@@ -223,6 +223,7 @@ def _print_evaluation(model, history) -> None:
 
 def train(args, parser) -> int:
     """Train a model; checkpoints at each evaluation and on Ctrl-C; --resume continues."""
+    from rnnlib.training.history import perplexity
     from rnnlib.training.sgd import TrainingDiverged, train_with_sgd
 
     model, vocab, X, y, options = (_resumed_run if args.resume else _fresh_run)(args, parser)
@@ -255,12 +256,9 @@ def train(args, parser) -> int:
         return 1
     except OSError as e:  # a checkpoint that could not be saved: "cannot write {path}: ..."
         raise CommandFailed(str(e)) from e
-    last = history.evaluations[-1]
-    best = min(history.evaluations, key=lambda e: e.loss)
-    kept = best if options.get("keep_best") and best.loss < last.loss else last
     print(
-        f"{history.examples_seen:,} sentences trained on; checkpoint {args.checkpoint} holds the "
-        f"model of epoch {kept.epoch}: loss {kept.loss:.4f} (perplexity {kept.perplexity:.1f})",
+        f"{history.examples_seen:,} sentences trained on; checkpoint {args.checkpoint} holds a "
+        f"model of loss {history.final_loss:.4f} (perplexity {perplexity(history.final_loss):.1f})",
         file=sys.stderr,
     )
     return 0

@@ -63,6 +63,9 @@ class History:
     # (train_with_sgd says which runs use which); "" when the trainer did not say.
     step_loss: str = ""
     examples_seen: int = 0  # examples trained on by the end of the run so far
+    # The evaluated loss of the model a train_with_sgd call returned: its last evaluation,
+    # the off-schedule check of its end state, or the best one kept (keep_best).
+    final_loss: float | None = None
 
     @property
     def losses(self) -> list[float]:
@@ -81,6 +84,7 @@ class History:
             "halvings": [list(h) for h in self.halvings],
             "step_loss": self.step_loss,
             "examples_seen": self.examples_seen,
+            "final_loss": self.final_loss,
         }
 
     @classmethod
@@ -95,9 +99,11 @@ class History:
             ]
             step_loss = str(data.get("step_loss", ""))  # absent in older checkpoints
             examples_seen = int(data.get("examples_seen", 0))
+            final = data.get("final_loss")  # absent in older checkpoints
+            final_loss = None if final is None else float(final)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a training history (History.to_dict): {e!r}") from e
-        return cls(evaluations, halvings, step_loss, examples_seen)
+        return cls(evaluations, halvings, step_loss, examples_seen, final_loss)
 
 
 DIVERGED_FACTOR = 1.5  # a loss this many times log C is half as bad again as a uniform guess

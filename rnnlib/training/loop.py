@@ -72,27 +72,22 @@ class Run:
                 break  # the budget ran out inside the epoch
             with hold_interrupts():
                 state.epoch, state.position, state.epoch_rng_state = state.epoch + 1, 0, None
-        final_loss = None
-        if not self._evaluated(state.epoch):
-            final_loss = self.check_end()  # the end state is always checked, on the schedule or not
-        if self.settings.get("keep_best") and self.best is not None:
-            best_loss, best_params = self.best
-            if final_loss is None:
-                final_loss = state.history.evaluations[-1].loss
-            if best_loss < final_loss:
-                self.model.set_params(best_params)
-                self.save()
-
-    def check_end(self) -> float:
-        """Apply the divergence rule to the final model, save it; return its loss.
-
-        Off the evaluation schedule, so it is not recorded and halves nothing: a run stopped
-        and resumed must take the same steps as one that never stopped.
-        """
-        loss = float(self.model.calculate_loss(*self.eval_data))
-        self.raise_if_diverged(loss)
-        self.save()
-        return loss
+        # The end state is always checked, on the schedule (just evaluated) or not. Off the
+        # schedule the check is not recorded and halves nothing: a run stopped and resumed
+        # must take the same steps as one that never stopped.
+        checked = self._evaluated(state.epoch)
+        if checked:
+            final_loss = state.history.evaluations[-1].loss
+        else:
+            final_loss = float(self.model.calculate_loss(*self.eval_data))
+            self.raise_if_diverged(final_loss)
+        kept_best = self.settings.get("keep_best") and self.best and self.best[0] < final_loss
+        if kept_best:
+            final_loss, best_params = self.best
+            self.model.set_params(best_params)
+        state.history.final_loss = final_loss
+        if kept_best or not checked:  # an evaluation has just saved the end state otherwise
+            self.save()
 
     def raise_if_diverged(self, loss: float) -> None:
         """TrainingDiverged, with the last good parameters restored, if `loss` says so."""

@@ -606,3 +606,13 @@ def test_text_progress_leaves_one_finished_line(monkeypatch, capsys):
     captured = capsys.readouterr()
     assert "%|" not in captured.err and "%|" not in captured.out  # no tqdm bar drawn
     assert captured.out.strip().splitlines()[-1].startswith(f"SGD: {N} examples seen")
+
+
+def test_history_says_the_loss_of_the_model_returned():
+    # On the schedule: the last evaluation; off it: the end check; keep_best: the best kept.
+    _, history = scripted_run([5.0, 3.0, 4.0], nepoch=2, evaluate_loss_after=1)
+    assert history.final_loss == 4.0
+    _, history = scripted_run([5.0, 3.0, 3.5], nepoch=3, evaluate_loss_after=2)
+    assert history.final_loss == 3.5 and history.losses == [5.0, 3.0]
+    _, history = scripted_run([5.0, 3.0, 3.5], nepoch=3, evaluate_loss_after=2, keep_best=True)
+    assert history.final_loss == 3.0
