@@ -32,15 +32,12 @@ def run(args, parser) -> int:
     if args.ngram is not None and not 1 <= args.ngram <= 4:
         parser.error(f"--ngram {args.ngram}: expected an order from 1 to 4")
     from rnnlib.data.benchmark import benchmark_split
-    from rnnlib.evaluation import score
+    from rnnlib.evaluation import ngram_baselines, score
 
     split = benchmark_split()
-    if args.ngram is not None:
-        from rnnlib.ngram import KneserNey
-
-        model, vocab = KneserNey(len(split.vocab), order=args.ngram), None
-        model.fit(split.train.X, split.train.y)
-        name = f"Kneser-Ney {args.ngram}-gram"
+    if args.ngram is not None:  # fitted on the split's training part
+        ((name, model),) = ngram_baselines(split, orders=(args.ngram,)).items()
+        vocab = None
     else:
         from rnnlib.training.checkpoint import load_checkpoint
 
