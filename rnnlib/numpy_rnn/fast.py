@@ -43,7 +43,7 @@ from rnnlib.interface import (
     model_repr,
     rnn_param_shapes,
 )
-from rnnlib.numpy_rnn.readable import RNNNumpy, softmax
+from rnnlib.numpy_rnn.readable import RNNNumpy, global_norm, softmax
 
 # Positions per chunk when only the loss is needed: bounds the two (N, C) buffers (64 MB
 # each at C=8000 in float32) whatever the size of the data set.
@@ -71,7 +71,7 @@ def _checked_pairs(xs, ys, word_dim: int) -> list:
 
 def _clip(grads: tuple, clip_norm: float, factor: float) -> None:
     """Scale `grads` in place by `factor`, after shrinking their global norm to `clip_norm`."""
-    norm = np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+    norm = global_norm(grads)
     factor = factor * min(1.0, clip_norm / norm) if norm > 0 else factor
     for g in grads:
         g *= factor

@@ -42,10 +42,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def global_norm(grads) -> float:
+    """The L2 norm of several gradient arrays taken together, as if they were one vector."""
+    return float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+
+
 def clip_gradients(grads: dict, clip_norm: float) -> dict:
     """Scale all gradients together so their global L2 norm is at most `clip_norm`."""
     clip_norm = check_clip_norm(clip_norm)
-    norm = np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads.values()))
+    norm = global_norm(grads.values())
     if norm <= clip_norm:  # also leaves a NaN norm alone: the trainer reports divergence
         return grads
     scale = clip_norm / norm
