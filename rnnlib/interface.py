@@ -88,9 +88,8 @@ def check_int_at_least(value, name: str, lowest: int) -> int:
 
 def check_positive_number(value, name: str) -> float:
     """`value` as a float, or a ValueError naming `name` when it is not a finite number > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (is_number and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
