@@ -20,7 +20,8 @@ lab: $(STAMP)
 
 ## test: unit tests, then every notebook under nbval in quick mode (RNNLIB_QUICK=1)
 test: $(STAMP)
-	RNNLIB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+	RNNLIB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
 
 ## book: execute every notebook in place at full size, so the saved outputs are real
 book: $(STAMP)
