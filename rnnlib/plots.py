@@ -114,20 +114,23 @@ def plot_history(
         ax.plot(halved, np.interp(halved, seen, history.losses), "v", color="tab:red",
                 markersize=9, label="learning rate halved")  # fmt: skip
     add_baselines(ax, baselines, floor)
-    if log_scale:
+    if log_scale:  # after a spike, the rest of the curve is still readable
         ax.set_yscale("log")
+        short_log_labels(ax)
     ax.set(xlabel="training examples seen", ylabel="loss per word (nats)")
     add_perplexity_axis(ax)
     # The rate in force from each evaluation to the next: the rate the steps actually used.
     rate_axis = ax.twinx()
-    rate_axis.spines["right"].set_position(("outward", 52))
+    # Outward past the perplexity axis's tick labels ("10000") and its label, not onto them.
+    rate_axis.spines["right"].set_position(("outward", 66))
     (rate_line,) = rate_axis.step(seen, [e.learning_rate for e in evaluations], where="post",
                                   color="0.6", linewidth=1, label="learning rate")  # fmt: skip
     rate_axis.set_ylim(0, 1.25 * max(e.learning_rate for e in evaluations))  # off the frame
     rate_axis.set_ylabel("learning rate", color="tab:gray")
     handles, labels = ax.get_legend_handles_labels()
-    ax.legend([*handles, rate_line], [*labels, "learning rate"], loc="best", fontsize="small",
-              framealpha=0.85)  # fmt: skip
+    # Below the axes, where nothing is drawn: inside, a legend hides points or the rate line.
+    ax.legend([*handles, rate_line], [*labels, "learning rate"], loc="upper center",
+              bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize="small")  # fmt: skip
     return ax
 
 

@@ -48,6 +48,42 @@ def test_history_plot_reads_loss_as_perplexity_and_draws_baselines():
     assert history.perplexities == pytest.approx([np.exp(5.0), np.exp(4.0)])
 
 
+def test_history_plot_keeps_its_legend_and_axis_labels_apart_from_the_curve():
+    history = History(
+        [Evaluation(i * 10, i, loss, 0.01 / 2 ** (i // 3)) for i, loss in
+         enumerate([9.0, 5.3, 4.8, 4.6, 4.55, 4.62, 4.5])],
+        [Halving(30, 3, 0.01, 0.005), Halving(60, 6, 0.005, 0.0025)],
+    )  # fmt: skip
+    ax = plots.plot_history(history, baselines={"KN trigram": 4.67})
+    figure = ax.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    plot_area = ax.get_window_extent(renderer)
+    assert legend.y1 <= plot_area.y0  # below the axes: it hides neither points nor the rate
+    (ppl_axis,) = ax.child_axes
+    rate_axis = next(other for other in figure.axes if other is not ax and other.get_ylabel())
+    ppl_label = ppl_axis.yaxis.label.get_window_extent(renderer)
+    low, high = rate_axis.get_ylim()
+    rate_ticks = [
+        label.get_window_extent(renderer)
+        for tick, label in zip(rate_axis.get_yticks(), rate_axis.get_yticklabels(), strict=True)
+        if label.get_text() and low <= tick <= high  # matplotlib also lists ticks past the ends
+    ]
+    assert rate_ticks and all(tick.x0 > ppl_label.x1 for tick in rate_ticks)
+    for bbox in [legend, ppl_label, *rate_ticks]:  # nothing cut off at the figure's edges
+        assert figure.bbox.contains(bbox.x0, bbox.y0) and figure.bbox.contains(bbox.x1, bbox.y1)
+
+
+def test_history_plot_on_a_log_axis_labels_losses_as_plain_numbers():
+    history = History([Evaluation(0, 0, 9.0, 0.01), Evaluation(10, 1, 4.5, 0.01)], [])
+    ax = plots.plot_history(history, log_scale=True)
+    ax.figure.canvas.draw()
+    assert ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all(label.replace(".", "").isdigit() for label in labels), labels
+
+
 def test_temperature_bars_are_the_reweighted_probabilities():
     probs = np.array([0.5, 0.3, 0.15, 0.05])
     ax = plots.plot_temperatures(probs, list("abcd"), temperatures=[1.0, 0.5], top=4)

@@ -422,6 +422,17 @@ def test_replay_shows_the_history_evaluation_by_evaluation():
     assert "2 of 4 evaluations, 1 halvings" in view.status.value
 
 
+def test_log_scale_box_redraws_the_same_points_on_a_log_axis():
+    history = History([Evaluation(0, 0, 9.0, 0.1), Evaluation(10, 1, 4.0, 0.1)], [])
+    view = loss_curve(history=history)
+    assert view.figure.axes[0].get_yscale() == "linear"
+    view.log_scale.value = True
+    ax = view.figure.axes[0]
+    assert ax.get_yscale() == "log" and list(ax.get_lines()[0].get_ydata()) == [9.0, 4.0]
+    assert view.status.value.endswith("log scale") or "log scale" in view.status.value
+    assert loss_curve(history=history, log_scale=True).figure.axes[0].get_yscale() == "log"
+
+
 def test_train_button_trains_like_train_with_sgd_and_redraws_at_each_evaluation(data):
     X, Y = data
     model = RNNNumpy(C, H, seed=1)

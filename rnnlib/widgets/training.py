@@ -6,8 +6,9 @@
 figure follows training. With a model and data, the view also has its own controls (learning
 rate, evaluate_loss_after, epochs) and a Train button, which continues the same History.
 A finished History can be replayed: the slider (or its play button) shows it evaluation by
-evaluation. The figure is rnnlib.plots.plot_history: one point per evaluation, a dashed red
-line at each learning-rate halving, the learning rate on the right axis.
+evaluation. The figure is rnnlib.plots.plot_history: one point per evaluation, ▼ at each
+learning-rate halving, the rate in force on the right axis; the "log scale" box redraws the
+loss on a log axis, which keeps the rest of the curve readable after a spike.
 """
 
 import ipywidgets as widgets
@@ -43,6 +44,7 @@ class LossCurve(FigureView):
         evaluate_loss_after: int = 1,
         title: str = "",
         floor: float | None = None,
+        log_scale: bool = False,
         **train_options,
     ):
         if (model is None) != (X_train is None) or (X_train is None) != (y_train is None):
@@ -63,7 +65,9 @@ class LossCurve(FigureView):
         self.play = widgets.Play(n, min=0, max=n, interval=400, description="replay")
         widgets.jslink((self.play, "value"), (self.shown, "value"))
         self.shown.observe(self.redraw, names="value")
-        rows = [widgets.HBox([self.play, self.shown])]
+        self.log_scale = widgets.Checkbox(log_scale, description="log scale", indent=False)
+        self.log_scale.observe(self.redraw, names="value")
+        rows = [widgets.HBox([self.play, self.shown, self.log_scale])]
         wide = {"description_width": "initial"}  # show the whole description
         if model is not None:
             self.learning_rate = widgets.FloatLogSlider(
@@ -126,7 +130,7 @@ class LossCurve(FigureView):
         shown = history_until(self.history, self.shown.value)
         return (
             f"{len(shown.evaluations)} of {len(self.history.evaluations)} evaluations, "
-            f"{len(shown.halvings)} halvings"
+            f"{len(shown.halvings)} halvings" + (", log scale" if self.log_scale.value else "")
         )
 
     def draw(self, figure) -> None:
@@ -136,7 +140,7 @@ class LossCurve(FigureView):
             ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center")
             ax.set_axis_off()
             return
-        plots.plot_history(shown, ax=ax, floor=self.floor)
+        plots.plot_history(shown, ax=ax, floor=self.floor, log_scale=self.log_scale.value)
         if len(shown.evaluations) < len(self.history.evaluations):  # a replay: keep the frame
             seen = [e.examples_seen for e in self.history.evaluations]
             losses = self.history.losses
@@ -154,6 +158,7 @@ def loss_curve(model=None, X_train=None, y_train=None, history=None, **options) 
     """A live loss curve: trains `model` with its own controls, follows a callback, or replays.
 
     Keyword options: learning_rate, nepoch, evaluate_loss_after (the controls' start values),
-    title, floor (a best possible loss to draw), and train_with_sgd's (X_val, y_val, ...).
+    title, floor (a best possible loss to draw), log_scale (the box's start value), and
+    train_with_sgd's (X_val, y_val, ...).
     """
     return LossCurve(model, X_train, y_train, history, **options)
