@@ -38,13 +38,17 @@ def lab_command(
     return command
 
 
+def start_url(port: int, token: str, host: str = "127.0.0.1") -> str:
+    """The URL `make lab` prints: the start page, with the token that opens the server."""
+    return f"http://{host}:{port}/lab/tree/{START_PAGE}?token={token}"
+
+
 def main() -> None:
     """Start JupyterLab and print the URL with its token."""
     port = int(os.environ.get("RNNLIB_LAB_PORT", "8888"))
     token = secrets.token_hex(24)
     print(
-        f"\nOpen this URL in your browser:\n"
-        f"  http://127.0.0.1:{port}/lab/tree/{START_PAGE}?token={token}\n",
+        f"\nOpen this URL in your browser:\n  {start_url(port, token)}\n",
         flush=True,
     )
     try:

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from rnnlib.tools.lab import lab_command
+from rnnlib.tools.lab import NOTEBOOK_DIR, START_PAGE, lab_command
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent.parent / "artifacts" / "browser"
 FIXTURE_NOTEBOOK = HERE / "widgets_demo.ipynb"
+# The series' own start page and the first notebook it links to, served beside the fixture.
+SERIES_PAGES = (START_PAGE, "01_text_to_training_data.ipynb")
 CHROMIUM = os.environ.get("RNNLIB_CHROMIUM", "/usr/bin/chromium")
 SERVER_START_SECONDS = 60
 
@@ -83,12 +85,15 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory, chromium_path):
-    """JupyterLab on a free port of 127.0.0.1, serving a copy of the fixture notebook."""
+    """JupyterLab as `make lab` starts it, on a free port, serving copies of the fixture
+    notebook and of the series' start page and first notebook."""
     pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (pip)")
     root = tmp_path_factory.mktemp("lab")
     notebooks = root / "notebooks"
     notebooks.mkdir()
     shutil.copy(FIXTURE_NOTEBOOK, notebooks / FIXTURE_NOTEBOOK.name)
+    for name in SERIES_PAGES:
+        shutil.copy(NOTEBOOK_DIR / name, notebooks / name)
     settings = root / "settings"
     for name, values in LAB_SETTINGS.items():
         path = settings / name
@@ -114,7 +119,7 @@ def lab_server(tmp_path_factory, chromium_path):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"JupyterLab did not start: {log_path.read_text()[-2000:]}")
             time.sleep(0.3)
-        yield base, token
+        yield base, token, port
     finally:
         process.terminate()
         try:

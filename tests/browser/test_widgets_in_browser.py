@@ -29,7 +29,7 @@ def notebook_page(lab_server, browser, artifacts):
     """The fixture notebook open in JupyterLab, all cells run, both views drawn."""
     from playwright.sync_api import expect
 
-    base, token = lab_server
+    base, token, _ = lab_server
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.set_default_timeout(WAIT_MS)
     page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
@@ -183,7 +183,7 @@ def test_a_reopened_notebook_shows_still_pictures_not_errors(notebook_page, lab_
     """Run (above), save, kernel gone, reopen: the stills stand in for the widgets."""
     from playwright.sync_api import expect
 
-    page, (base, token) = notebook_page, lab_server
+    page, (base, token, _) = notebook_page, lab_server
     page.locator(".jp-Notebook").first.click()  # focus the notebook, then save it
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + WAIT_MS / 1000
