@@ -2,12 +2,13 @@
 
 Progress bars are written as text (RNNLIB_PROGRESS=text): a widget bar saved without its
 state would show "0%" for ever; a text bar leaves its final line. Each notebook's time and
-its kernel's peak memory are printed, for the start page's table.
+its kernel's peak memory are printed, for the start page's table, with its slowest cells.
 """
 
 import argparse
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -26,6 +27,28 @@ def _peak_memory_mib(client) -> float | None:
     except (AttributeError, OSError, ValueError):
         return None
     return None
+
+
+def slowest_cells(notebook, n: int = 3) -> list[tuple[int, float, str]]:
+    """The n slowest code cells of an executed notebook: (cell number, seconds, first line).
+
+    Read from the timing nbclient records in each cell's metadata (request to reply); cells
+    are numbered from 1 among all cells, as JupyterLab's status bar counts them.
+    """
+    timed = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type != "code" or not {"iopub.execute_input", "shell.execute_reply"} <= set(
+            stamps
+        ):
+            continue
+        start, end = (datetime.fromisoformat(stamps[key].replace("Z", "+00:00"))
+                      for key in ("iopub.execute_input", "shell.execute_reply"))  # fmt: skip
+        lines = [
+            line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")
+        ]
+        timed.append((number, (end - start).total_seconds(), lines[0] if lines else ""))
+    return sorted(timed, key=lambda item: -item[1])[:n]
 
 
 def execute_notebook(path, timeout: int = 3600) -> float:
@@ -70,6 +93,8 @@ def main(argv=None) -> None:
         seconds, mib = run_notebook(nb)
         memory = "" if mib is None else f", peak memory {mib:,.0f} MiB"
         print(f"  done in {seconds:.0f} s{memory}", flush=True)
+        for number, cell_seconds, first_line in slowest_cells(nbformat.read(nb, as_version=4)):
+            print(f"    cell {number:3d}: {cell_seconds:6.1f} s  {first_line[:70]}", flush=True)
 
 
 if __name__ == "__main__":

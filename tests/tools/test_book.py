@@ -50,3 +50,15 @@ def test_run_notebook_reports_the_kernels_peak_memory(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
     seconds, mib = book.run_notebook(path)
     assert seconds > 0 and mib is not None and mib > 300  # the kernel held 300 MiB at once
+
+
+def test_the_slowest_cells_are_named_with_their_time(tmp_path, capsys):
+    path = tmp_path / "nb.ipynb"
+    write_notebook(path, "1 + 1", "# a comment first\nimport time\ntime.sleep(0.4)", "2 + 2")
+    book.main([str(path)])
+    slowest = book.slowest_cells(nbformat.read(path, as_version=4), n=3)
+    assert [number for number, _, _ in slowest][0] == 2 and len(slowest) == 3
+    number, seconds, first_line = slowest[0]
+    assert 0.4 <= seconds < 5 and first_line == "import time"  # the sleep, not the comment
+    assert all(s < 0.4 for _, s, _ in slowest[1:])
+    assert "cell   2:" in capsys.readouterr().out
