@@ -5,6 +5,9 @@ one `make lab` prints (rnnlib.tools.lab.start_url), and the bare server address 
 the same page (the server's default URL).
 """
 
+import json
+import urllib.request
+
 import pytest
 
 from rnnlib.tools.lab import START_PAGE, start_url
@@ -13,6 +16,15 @@ pytestmark = pytest.mark.browser
 
 WAIT_MS = 30_000
 FIRST_NOTEBOOK = "01_text_to_training_data.ipynb"
+
+
+def _api(base: str, token: str, path: str, method: str = "GET"):
+    request = urllib.request.Request(
+        f"{base}/api/{path}", method=method, headers={"Authorization": f"token {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read()
+    return json.loads(body) if body else None
 
 
 def current_tab(page, name: str):
@@ -44,3 +56,6 @@ def test_make_lab_opens_on_the_start_page_and_its_table_opens_notebook_1(
         expect(title).to_be_visible()  # its tab is in front, rendered
     finally:
         page.close()
+        # No kernel left running for the other browser tests (they open their own workspace).
+        for session in _api(base, token, "sessions"):
+            _api(base, token, f"sessions/{session['id']}", method="DELETE")

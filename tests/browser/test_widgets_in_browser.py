@@ -32,7 +32,8 @@ def notebook_page(lab_server, browser, artifacts):
     base, token, _ = lab_server
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.set_default_timeout(WAIT_MS)
-    page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+    # A workspace of its own, reset: only this notebook's tab, whatever other tests opened.
+    page.goto(f"{base}/lab/workspaces/widgets/tree/{NOTEBOOK}?reset&token={token}")
     # The toolbar says "idle" before any kernel exists; the status bar names the kernel.
     expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=WAIT_MS)
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
