@@ -32,7 +32,8 @@ def lab_command(
         f"--ServerApp.open_browser={open_browser}",
     ]  # fmt: skip
     if start_page is not None:
-        command.append(f"--ServerApp.default_url=/lab/tree/{start_page}")
+        # LabApp, not ServerApp: JupyterLab sets its own default URL (/lab) over the server's.
+        command.append(f"--LabApp.default_url=/lab/tree/{start_page}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # Jupyter refuses root unless told; containers often are.
     return command

@@ -143,6 +143,13 @@ def browser(chromium_path):
             chromium.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def patient_expectations():
+    """Playwright's `expect` waits 5 s by default: too short on a busy 2-core machine."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api.expect.set_options(timeout=30_000)
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """Where screenshots are kept (created at test time; git-ignored)."""

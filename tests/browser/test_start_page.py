@@ -20,7 +20,7 @@ FIRST_NOTEBOOK = "01_text_to_training_data.ipynb"
 
 def _api(base: str, token: str, path: str, method: str = "GET"):
     request = urllib.request.Request(
-        f"{base}/api/{path}", method=method, headers={"Authorization": f"token {token}"}
+        f"{base}/{path}", method=method, headers={"Authorization": f"token {token}"}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         body = response.read()
@@ -56,6 +56,7 @@ def test_make_lab_opens_on_the_start_page_and_its_table_opens_notebook_1(
         expect(title).to_be_visible()  # its tab is in front, rendered
     finally:
         page.close()
-        # No kernel left running for the other browser tests (they open their own workspace).
-        for session in _api(base, token, "sessions"):
-            _api(base, token, f"sessions/{session['id']}", method="DELETE")
+        # As a first visit finds it: no kernel left running, no tab left open to restore.
+        for session in _api(base, token, "api/sessions"):
+            _api(base, token, f"api/sessions/{session['id']}", method="DELETE")
+        _api(base, token, "lab/api/workspaces/default", method="DELETE")

@@ -96,4 +96,4 @@ def test_make_lab_serves_the_repositorys_notebooks_and_opens_the_start_page(tmp_
     assert (NOTEBOOK_DIR / "01_text_to_training_data.ipynb").is_file()
     command = lab_command(NOTEBOOK_DIR, "t" * 16)
     assert f"--notebook-dir={NOTEBOOK_DIR}" in command
-    assert f"--ServerApp.default_url=/lab/tree/{START_PAGE}" in command
+    assert f"--LabApp.default_url=/lab/tree/{START_PAGE}" in command
