@@ -5,6 +5,8 @@ float64, no padding. `RNNPyTensor` (rnn.py, graph.py) builds the same loss with 
 training needs on top; notebook 5 lists what and why.
 """
 
+import warnings
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -38,7 +40,9 @@ def minimal_loss_and_grads(U, V, W):
     """Compiled f(x, y) -> (loss, {"U": dU, "V": dV, "W": dW}) of the minimal graph."""
     g = minimal_graph(U, V, W)
     outputs = [g["loss"], *g["grads"].values()]
-    f = pytensor.function([g["x"], g["y"]], outputs, mode=MINIMAL_MODE)
+    with warnings.catch_warnings():  # pip's PyTensor has no BLAS: only this toy runs slower
+        warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS", UserWarning)
+        f = pytensor.function([g["x"], g["y"]], outputs, mode=MINIMAL_MODE)
 
     def loss_and_grads(x, y):
         loss, dU, dV, dW = f(np.asarray(x, np.int64), np.asarray(y, np.int64))
