@@ -12,6 +12,7 @@ The folders are the series' table of contents:
     keras_rnn/     notebook 7     the char-level LSTM and the word-level Keras models
     analysis.py    notebooks 2-6  the numbers behind the widgets (gradients by distance, ...)
     gradcheck.py   notebook 3     finite-difference gradient checks for any backend
+    saturation.py  notebook 6     saturated tanh units: why a trained RNN's gradient fades
     sampling.py    notebooks 4-7  generating text, with a temperature
     plots.py, widgets/            figures and interactive views
     interface.py                  the one model interface and every argument check
