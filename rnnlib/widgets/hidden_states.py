@@ -4,7 +4,8 @@ For a sentence (one of the data's, or typed in) and each model (e.g. untrained a
 side by side): the hidden state over time as a heatmap (units × words), one unit's
 activation over the sentence (a curve, and the words coloured by it), and the top-k next
 words the model predicts after a chosen position. Hidden states are computed once per
-sentence; moving the unit or position only redraws. The chosen unit is pointed at by a
+sentence; moving the unit or position only redraws. `char_state_explorer` shows a
+character model (notebook 7) the same way, one column per character. The chosen unit is pointed at by a
 triangle beside the heatmap (a box around a row 3 px high would read as a dark row).
 """
 
@@ -67,7 +68,7 @@ class HiddenStateExplorer(FigureView):
         width = min(7 * len(self.models), 12)  # at most 960 px: shown without shrinking
         super().__init__((width, 5.6), layout=None, name="hidden-state-explorer")
 
-        options = [(menu_label(vocab.decode(x)), i) for i, x in enumerate(self.sentences)]
+        options = [(self.menu_label(x), i) for i, x in enumerate(self.sentences)]
         self.sentence = widgets.Dropdown(
             options=[*options, ("(the typed sentence)", TYPED)], description="sentence",
             layout=widgets.Layout(width="520px"),
@@ -107,12 +108,21 @@ class HiddenStateExplorer(FigureView):
 
     # --- choosing the sentence ----------------------------------------------------------------
 
-    def _read_text(self, text: str) -> bool:
-        """Tokenise and encode a typed sentence (after SENTENCE_START); False if it is empty."""
+    def menu_label(self, x) -> str:
+        """How the sentence menu names the encoded sentence x."""
+        return menu_label(self.vocab.decode(x))
+
+    def encode_typed(self, text: str) -> np.ndarray | None:
+        """A typed sentence's ids, after SENTENCE_START; None if it holds no words."""
         tokens = tokenize(text)
-        if not tokens:
+        return self.vocab.encode([SENTENCE_START, *tokens]) if tokens else None
+
+    def _read_text(self, text: str) -> bool:
+        """Encode a typed sentence; False if it is empty."""
+        typed = self.encode_typed(text)
+        if typed is None:
             return False
-        self.typed_x = self.vocab.encode([SENTENCE_START, *tokens])
+        self.typed_x = typed
         self._shown = None  # a new typed sentence: its states are computed afresh
         return True
 
@@ -242,3 +252,49 @@ def hidden_state_explorer(models, vocab, sentences=(), text: str = "", top_k: in
     Display the returned explorer (last line of a cell) to see it.
     """
     return HiddenStateExplorer(models, vocab, sentences=sentences, text=text, top_k=top_k)
+
+
+# --- characters -----------------------------------------------------------------------------
+
+VISIBLE = {" ": "␣", "\n": "↵", "\t": "→"}  # characters that would be blank as a label
+
+
+class CharLabels:
+    """A character table seen as a vocabulary of one-character "words" the explorer can show."""
+
+    def __init__(self, table):
+        self.table = table
+        self.index_to_word = [VISIBLE.get(c, c) for c in table.chars]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def decode(self, ids) -> list[str]:
+        """The visible label of each character id."""
+        return [self.index_to_word[i] for i in np.asarray(ids).tolist()]
+
+
+class CharStateExplorer(HiddenStateExplorer):
+    """The hidden-state explorer for a character model (RNNKeras): one column per character."""
+
+    def __init__(self, models, table, texts=(), text: str = "", top_k: int = 5):
+        self.table = table
+        sentences = [table.encode(t) for t in texts]  # names any character not in the table
+        super().__init__(models, CharLabels(table), sentences=sentences, text=text, top_k=top_k)
+        self.text.placeholder = "type some text, then Enter"
+
+    def menu_label(self, x, limit: int = 70) -> str:
+        text = self.table.decode(x).replace("\n", "↵")
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def encode_typed(self, text: str) -> np.ndarray | None:
+        return self.table.encode(text) if text else None  # characters: no tokeniser, no START
+
+
+def char_state_explorer(models, table, texts=(), text: str = "", top_k: int = 5):
+    """Explore a character model's hidden states (e.g. RNNKeras) on texts or typed text.
+
+    `texts` are strings of characters of `table`; each is read from its start, a window at a
+    time (RNNKeras.forward_propagation). Display the returned explorer to see it.
+    """
+    return CharStateExplorer(models, table, texts=texts, text=text, top_k=top_k)
