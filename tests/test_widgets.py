@@ -409,6 +409,11 @@ def test_char_explorer_shows_the_char_models_states_one_column_per_character():
     explorer.text.value = "b(a"  # typed: characters, no tokeniser and no START marker
     typed_states = explorer.heatmaps[0].images[0].get_array()
     assert np.array_equal(typed_states, model.forward_propagation(table.encode("b(a"))[1].T)
+    explorer.text.value = "bZa"  # a character outside the table: said, nothing redrawn
+    assert "&#x27;Z&#x27;" in explorer.status.value and "not in the character table" in (
+        explorer.status.value
+    )
+    assert np.array_equal(explorer.heatmaps[0].images[0].get_array(), typed_states)
     with pytest.raises(ValueError, match="'z' .* not in the character table"):
         char_state_explorer(model, table, ["az"])
 

@@ -127,7 +127,12 @@ class HiddenStateExplorer(FigureView):
         return True
 
     def _text_changed(self, change) -> None:
-        if not self._read_text(change["new"]):
+        try:
+            read = self._read_text(change["new"])
+        except ValueError as e:  # e.g. a character the model's table does not hold
+            self.show_message(html.escape(str(e)))
+            return
+        if not read:
             self.show_message("the typed text holds no words")
             return
         if self.sentence.value == TYPED:
