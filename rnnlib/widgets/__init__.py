@@ -24,12 +24,8 @@ unshrunk. `view.static_figure()` returns the matplotlib figure.
 """
 
 from rnnlib.widgets.bptt import BPTTExplorer, bptt_explorer
-from rnnlib.widgets.hidden_states import (
-    CharStateExplorer,
-    HiddenStateExplorer,
-    char_state_explorer,
-    hidden_state_explorer,
-)
+from rnnlib.widgets.char_states import CharStateExplorer, char_state_explorer
+from rnnlib.widgets.hidden_states import HiddenStateExplorer, hidden_state_explorer
 from rnnlib.widgets.sampler import TemperatureSampler, temperature_sampler
 from rnnlib.widgets.training import LossCurve, loss_curve
 

@@ -4,8 +4,8 @@ For a sentence (one of the data's, or typed in) and each model (e.g. untrained a
 side by side): the hidden state over time as a heatmap (units × words), one unit's
 activation over the sentence (a curve, and the words coloured by it), and the top-k next
 words the model predicts after a chosen position. Hidden states are computed once per
-sentence; moving the unit or position only redraws. `char_state_explorer` shows a
-character model (notebook 7) the same way, one column per character. The chosen unit is pointed at by a
+sentence; moving the unit or position only redraws. rnnlib.widgets.char_states
+shows a character model (notebook 7) the same way. The chosen unit is pointed at by a
 triangle beside the heatmap (a box around a row 3 px high would read as a dark row).
 """
 
@@ -257,49 +257,3 @@ def hidden_state_explorer(models, vocab, sentences=(), text: str = "", top_k: in
     Display the returned explorer (last line of a cell) to see it.
     """
     return HiddenStateExplorer(models, vocab, sentences=sentences, text=text, top_k=top_k)
-
-
-# --- characters -----------------------------------------------------------------------------
-
-VISIBLE = {" ": "␣", "\n": "↵", "\t": "→"}  # characters that would be blank as a label
-
-
-class CharLabels:
-    """A character table seen as a vocabulary of one-character "words" the explorer can show."""
-
-    def __init__(self, table):
-        self.table = table
-        self.index_to_word = [VISIBLE.get(c, c) for c in table.chars]
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def decode(self, ids) -> list[str]:
-        """The visible label of each character id."""
-        return [self.index_to_word[i] for i in np.asarray(ids).tolist()]
-
-
-class CharStateExplorer(HiddenStateExplorer):
-    """The hidden-state explorer for a character model (RNNKeras): one column per character."""
-
-    def __init__(self, models, table, texts=(), text: str = "", top_k: int = 5):
-        self.table = table
-        sentences = [table.encode(t) for t in texts]  # names any character not in the table
-        super().__init__(models, CharLabels(table), sentences=sentences, text=text, top_k=top_k)
-        self.text.placeholder = "type some text, then Enter"
-
-    def menu_label(self, x, limit: int = 70) -> str:
-        text = self.table.decode(x).replace("\n", "↵")
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-
-    def encode_typed(self, text: str) -> np.ndarray | None:
-        return self.table.encode(text) if text else None  # characters: no tokeniser, no START
-
-
-def char_state_explorer(models, table, texts=(), text: str = "", top_k: int = 5):
-    """Explore a character model's hidden states (e.g. RNNKeras) on texts or typed text.
-
-    `texts` are strings of characters of `table`; each is read from its start, a window at a
-    time (RNNKeras.forward_propagation). Display the returned explorer to see it.
-    """
-    return CharStateExplorer(models, table, texts=texts, text=text, top_k=top_k)
