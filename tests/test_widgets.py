@@ -389,6 +389,35 @@ def test_keras_and_numpy_models_with_the_same_weights_show_the_same_states(data,
     assert [p for _, p in numpy_top] == pytest.approx([p for _, p in keras_top], abs=1e-4)
 
 
+def test_char_explorer_shows_the_char_models_states_one_column_per_character():
+    keras_models = pytest.importorskip("rnnlib.keras_rnn")
+    from rnnlib.widgets import char_state_explorer
+
+    table = keras_models.CharTable(list(" ()ab\n"))
+    model = keras_models.RNNKeras.for_table(table, sentence_len=5, hidden_dim=3, seed=0)
+    explorer = char_state_explorer({"lstm": model}, table, ["a (b)\nab"], top_k=2)
+    assert explorer.sentence.options[0][0] == "a (b)↵ab"
+    explorer.unit.value = 2
+    probs, states = model.forward_propagation(table.encode("a (b)\nab"))  # (T, V), (T, H)
+    assert np.array_equal(explorer.heatmaps[0].images[0].get_array(), states.T)
+    ticks = [label.get_text() for label in explorer.unit_curves[0].get_xticklabels()]
+    assert ticks == ["a", "␣", "(", "b", ")", "↵", "a", "b"]  # blanks made visible
+    assert np.array_equal(explorer.unit_curves[0].get_lines()[0].get_ydata(), states[:, 2])
+    (shown,) = top_k_tables(explorer.predictions_html.value)  # after the first character
+    best = np.argsort(probs[0])[::-1][:2]
+    assert [w for w, _ in shown] == [explorer.vocab.index_to_word[i] for i in best]
+    explorer.text.value = "b(a"  # typed: characters, no tokeniser and no START marker
+    typed_states = explorer.heatmaps[0].images[0].get_array()
+    assert np.array_equal(typed_states, model.forward_propagation(table.encode("b(a"))[1].T)
+    explorer.text.value = "bZa"  # a character outside the table: said, nothing redrawn
+    assert "&#x27;Z&#x27;" in explorer.status.value and "not in the character table" in (
+        explorer.status.value
+    )
+    assert np.array_equal(explorer.heatmaps[0].images[0].get_array(), typed_states)
+    with pytest.raises(ValueError, match="'z' .* not in the character table"):
+        char_state_explorer(model, table, ["az"])
+
+
 def test_hidden_state_explorer_rejects_bad_input(data, vocab):
     (X, _), model = data, large_w_model()
     with pytest.raises(ValueError, match="give some sentences"):

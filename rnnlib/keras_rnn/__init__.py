@@ -2,7 +2,7 @@
 
     from rnnlib.keras_rnn import RNNKeras, prepare_char_data, KerasRNN, KerasGRU, KerasLSTM
 
-- `char`: RNNKeras, the original's character-level LSTM text generator;
+- `char`: RNNKeras, the original's character-level LSTM text generator, on `char_data`;
 - `word` on `network`: KerasRNN, KerasGRU, KerasLSTM, with the one model interface;
 - `fit`: Keras' own loop with the tutorial's evaluation and learning-rate halving;
 - `layers`, `jax_grad`, `saving`: the pieces they are made of.
@@ -16,7 +16,8 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from rnnlib.keras_rnn.char import CharTable, RNNKeras, prepare_char_data  # noqa: E402
+from rnnlib.keras_rnn.char import RNNKeras  # noqa: E402
+from rnnlib.keras_rnn.char_data import CharTable, prepare_char_data  # noqa: E402
 from rnnlib.keras_rnn.fit import LossHistory  # noqa: E402
 from rnnlib.keras_rnn.layers import OneHot  # noqa: E402
 from rnnlib.keras_rnn.word import KerasGRU, KerasLSTM, KerasRNN, KerasWordModel  # noqa: E402

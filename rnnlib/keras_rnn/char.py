@@ -1,9 +1,10 @@
 """RNNKeras: the original's third implementation, a character-level LSTM text generator (notebook 7).
 
-From any text: cut windows of `maxlen` characters every `step` characters; the target of
-each window is the character that follows it. LSTM(hidden_dim) reads the window as one-hot
+From any text: windows of `maxlen` characters and the character after each (char_data).
+LSTM(hidden_dim) reads the window as one-hot
 characters, Dense + softmax gives the next character's distribution; RMSprop, cross-entropy.
 Generation feeds the last `maxlen` characters back in and samples with a temperature.
+`forward_propagation` gives the hidden state at every character, for the explorer.
 """
 
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from rnnlib.interface import (
     check_seed,
     check_seed_or_generator,
 )
+from rnnlib.keras_rnn.char_data import CharTable
 from rnnlib.keras_rnn.fit import ShuffledBatches, fit_with_halving
 from rnnlib.keras_rnn.layers import OneHot, keras
 from rnnlib.keras_rnn.saving import check_info, load_weights, read_rnnlib_info, save_keras
@@ -28,92 +30,6 @@ CONFIG_KEYS = ("sentence_len", "vector_size", "hidden_dim", "chars", "learning_r
 SIZES = ("vector_size", "hidden_dim")
 
 PAD_ID = -1  # left padding of a context shorter than the window; masked inside the model
-
-
-class CharTable:
-    """Character <-> id table: the char model's vocabulary, characters in sorted order."""
-
-    def __init__(self, chars: Sequence[str]):
-        chars = list(chars)
-        bad = [c for c in chars if not (isinstance(c, str) and len(c) == 1)]
-        if bad:
-            raise ValueError(f"a character table holds single characters, got {bad[:5]!r}")
-        if len(set(chars)) != len(chars):
-            raise ValueError("duplicate characters in the table")
-        if not chars:
-            raise ValueError("a character table needs at least one character")
-        self.chars = chars
-        self.char_to_index = {c: i for i, c in enumerate(chars)}
-
-    @classmethod
-    def from_text(cls, text: str) -> "CharTable":
-        """Every character that occurs in `text`, sorted (so the same text gives the same ids)."""
-        _check_text(text)
-        return cls(sorted(set(text)))
-
-    def __len__(self) -> int:
-        return len(self.chars)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, CharTable) and self.chars == other.chars
-
-    def __repr__(self) -> str:
-        return f"CharTable({len(self)} characters)"
-
-    def encode(self, text: str) -> np.ndarray:
-        """Ids of the characters of `text`; characters outside the table are an error."""
-        _check_text(text, allow_empty=True)
-        unknown = sorted(set(text) - self.char_to_index.keys())
-        if unknown:
-            raise ValueError(
-                f"characters {''.join(unknown)!r} ({', '.join(map(repr, unknown))}) are not in "
-                f"the character table of {len(self)} characters"
-            )
-        return np.array([self.char_to_index[c] for c in text], dtype=np.int32)
-
-    def decode(self, ids) -> str:
-        """The text of character ids."""
-        ids = np.asarray(ids)
-        bad = ids[(ids < 0) | (ids >= len(self))]
-        if bad.size:
-            raise ValueError(f"id {int(bad[0])} is outside the character table [0, {len(self)})")
-        return "".join(self.chars[i] for i in ids.tolist())
-
-    def one_hot(self, ids) -> np.ndarray:
-        """One-hot vectors (..., n_chars) of ids: what the LSTM sees (for display)."""
-        return np.eye(len(self), dtype=np.float32)[np.asarray(ids)]
-
-
-def _check_text(text, allow_empty: bool = False) -> None:
-    if not isinstance(text, str):
-        raise TypeError(
-            f"expected text as a str, got {type(text).__name__}; join documents first, "
-            "e.g. '\\n'.join(documents)"
-        )
-    if not text and not allow_empty:
-        raise ValueError("the text is empty")
-
-
-def prepare_char_data(text: str, maxlen: int = 40, step: int = 3, table: CharTable | None = None):
-    """Windows of `maxlen` characters every `step` characters, and the character after each.
-
-    Returns (X (N, maxlen) int32 ids, y (N,) int32 ids, table). Ids, not one-hot vectors:
-    the model expands them itself, which keeps X `n_chars` times smaller in memory.
-    """
-    check_positive_int(maxlen, "maxlen")
-    check_positive_int(step, "step")
-    _check_text(text)
-    table = CharTable.from_text(text) if table is None else table
-    if len(text) <= maxlen:
-        raise ValueError(
-            f"the text has {len(text)} characters: it needs more than maxlen={maxlen} "
-            "to make one window and its target"
-        )
-    ids = table.encode(text)
-    starts = np.arange(0, len(text) - maxlen, step)  # (N,) first character of each window
-    X = ids[starts[:, None] + np.arange(maxlen)]  # (N, maxlen)
-    y = ids[starts + maxlen]  # (N,)
-    return X, y, table
 
 
 class RNNKeras:
@@ -142,6 +58,7 @@ class RNNKeras:
         self.learning_rate = check_learning_rate(learning_rate)
         self.seed = check_seed(seed)
         self.model = self._build()
+        self._states_model = None  # built when forward_propagation is first called
 
     @classmethod
     def for_table(cls, table: CharTable, sentence_len: int, **kwargs) -> "RNNKeras":
@@ -292,6 +209,33 @@ class RNNKeras:
         padded = [PAD_ID] * (self.sentence_len - len(window)) + window
         probs = self.model.predict_on_batch(np.array([padded], dtype=np.int32))  # (1, V)
         return np.asarray(probs[0], dtype=np.float64)
+
+    @property
+    def word_dim(self) -> int:
+        """The number of symbols predicted (characters here): the shared interface's name."""
+        return self.vector_size
+
+    def forward_propagation(self, x):
+        """Next-character probabilities (T, V) and LSTM states (T, H) after each id of x.
+
+        Position t reads the window of the last sentence_len characters up to t, as
+        `generate` does: the state there is the one the model predicts the next character
+        from. For x no longer than a window, that is one LSTM pass over x from the start.
+        """
+        ids = np.asarray(x)
+        if ids.ndim != 1 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"x must be a non-empty 1-D array of character ids, got {x!r}")
+        self._check_ids(ids, "x")
+        L = self.sentence_len
+        padded = np.concatenate([np.full(L - 1, PAD_ID), ids]).astype(np.int32)
+        windows = padded[np.arange(len(ids))[:, None] + np.arange(L)]  # (T, L)
+        if self._states_model is None:  # the same layers, with the LSTM's output shown
+            lstm = self.model.get_layer("lstm").output
+            self._states_model = keras.Model(self.model.input, [self.model.output, lstm])
+        chunks = [self._states_model.predict_on_batch(windows[i : i + 1024])
+                  for i in range(0, len(windows), 1024)]  # fmt: skip
+        probs, states = (np.concatenate(c).astype(np.float64) for c in zip(*chunks, strict=True))
+        return probs, states  # (T, V), (T, H)
 
     def generate(self, seed_text: str, length: int, temperature: float, rng) -> str:
         """`length` characters that follow `seed_text`, each drawn with `temperature`."""

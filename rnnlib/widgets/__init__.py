@@ -4,6 +4,7 @@ Each function returns a view; make it the last line of a cell to display it:
 
 - `hidden_state_explorer(models, vocab, sentences)`: hidden states over a sentence, one
   unit coloured over the words, the top-k next words (untrained vs trained side by side);
+  `char_state_explorer(model, table, texts)`: the same for a character model (RNNKeras);
 - `bptt_explorer(models, x, y, vocab)`: how far each output's gradient reaches back, what
   truncating BPTT at k cuts, and how the scale of W makes gradients vanish or explode;
 - `loss_curve(model, X, y)` / `loss_curve(history=h)`: a loss curve redrawn live by the
@@ -23,16 +24,19 @@ unshrunk. `view.static_figure()` returns the matplotlib figure.
 """
 
 from rnnlib.widgets.bptt import BPTTExplorer, bptt_explorer
+from rnnlib.widgets.char_states import CharStateExplorer, char_state_explorer
 from rnnlib.widgets.hidden_states import HiddenStateExplorer, hidden_state_explorer
 from rnnlib.widgets.sampler import TemperatureSampler, temperature_sampler
 from rnnlib.widgets.training import LossCurve, loss_curve
 
 __all__ = [
     "BPTTExplorer",
+    "CharStateExplorer",
     "HiddenStateExplorer",
     "LossCurve",
     "TemperatureSampler",
     "bptt_explorer",
+    "char_state_explorer",
     "hidden_state_explorer",
     "loss_curve",
     "temperature_sampler",

@@ -4,7 +4,8 @@ For a sentence (one of the data's, or typed in) and each model (e.g. untrained a
 side by side): the hidden state over time as a heatmap (units × words), one unit's
 activation over the sentence (a curve, and the words coloured by it), and the top-k next
 words the model predicts after a chosen position. Hidden states are computed once per
-sentence; moving the unit or position only redraws. The chosen unit is pointed at by a
+sentence; moving the unit or position only redraws. rnnlib.widgets.char_states
+shows a character model (notebook 7) the same way. The chosen unit is pointed at by a
 triangle beside the heatmap (a box around a row 3 px high would read as a dark row).
 """
 
@@ -67,7 +68,7 @@ class HiddenStateExplorer(FigureView):
         width = min(7 * len(self.models), 12)  # at most 960 px: shown without shrinking
         super().__init__((width, 5.6), layout=None, name="hidden-state-explorer")
 
-        options = [(menu_label(vocab.decode(x)), i) for i, x in enumerate(self.sentences)]
+        options = [(self.menu_label(x), i) for i, x in enumerate(self.sentences)]
         self.sentence = widgets.Dropdown(
             options=[*options, ("(the typed sentence)", TYPED)], description="sentence",
             layout=widgets.Layout(width="520px"),
@@ -107,17 +108,31 @@ class HiddenStateExplorer(FigureView):
 
     # --- choosing the sentence ----------------------------------------------------------------
 
-    def _read_text(self, text: str) -> bool:
-        """Tokenise and encode a typed sentence (after SENTENCE_START); False if it is empty."""
+    def menu_label(self, x) -> str:
+        """How the sentence menu names the encoded sentence x."""
+        return menu_label(self.vocab.decode(x))
+
+    def encode_typed(self, text: str) -> np.ndarray | None:
+        """A typed sentence's ids, after SENTENCE_START; None if it holds no words."""
         tokens = tokenize(text)
-        if not tokens:
+        return self.vocab.encode([SENTENCE_START, *tokens]) if tokens else None
+
+    def _read_text(self, text: str) -> bool:
+        """Encode a typed sentence; False if it is empty."""
+        typed = self.encode_typed(text)
+        if typed is None:
             return False
-        self.typed_x = self.vocab.encode([SENTENCE_START, *tokens])
+        self.typed_x = typed
         self._shown = None  # a new typed sentence: its states are computed afresh
         return True
 
     def _text_changed(self, change) -> None:
-        if not self._read_text(change["new"]):
+        try:
+            read = self._read_text(change["new"])
+        except ValueError as e:  # e.g. a character the model's table does not hold
+            self.show_message(html.escape(str(e)))
+            return
+        if not read:
             self.show_message("the typed text holds no words")
             return
         if self.sentence.value == TYPED:

@@ -230,3 +230,49 @@ def test_a_damaged_char_model_file_names_itself(trained, tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=f"{path} is a damaged .keras file"):
         RNNKeras.load(path)
+
+
+def numpy_lstm(model, ids) -> np.ndarray:
+    """Hidden states (T, H) of the LSTM read from ids, written out in NumPy from its weights.
+
+    Keras keeps one kernel (V, 4H), one recurrent kernel (H, 4H) and one bias (4H) with the
+    blocks in the order input, forget, candidate, output gate.
+    """
+    kernel, recurrent, bias = (
+        np.array(w, dtype=np.float64) for w in model.model.get_layer("lstm").get_weights()
+    )
+    H = model.hidden_dim
+    s, c, states = np.zeros(H), np.zeros(H), []
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    for i in ids:
+        z = kernel[i] + s @ recurrent + bias  # (4H,): a one-hot input picks a row
+        gate_i, gate_f, g, gate_o = (
+            sigmoid(z[:H]),
+            sigmoid(z[H : 2 * H]),
+            np.tanh(z[2 * H : 3 * H]),
+            sigmoid(z[3 * H :]),
+        )
+        c = gate_f * c + gate_i * g
+        s = gate_o * np.tanh(c)
+        states.append(s)
+    return np.array(states)
+
+
+def test_forward_propagation_gives_the_lstm_state_at_each_character(trained):
+    model = trained[0]
+    ids = model.table.encode("ab cca b" + "cab ")  # 12 characters, windows of MAXLEN = 8
+    probs, states = model.forward_propagation(ids)
+    assert probs.shape == (12, 4) and states.shape == (12, model.hidden_dim)
+    # Up to a full window: one pass from the start; after it, the window ending at t.
+    np.testing.assert_allclose(states[:MAXLEN], numpy_lstm(model, ids[:MAXLEN]), atol=2e-6)
+    for t in range(MAXLEN, 12):
+        expected = numpy_lstm(model, ids[t - MAXLEN + 1 : t + 1])[-1]
+        np.testing.assert_allclose(states[t], expected, atol=2e-6)
+    text = model.table.decode(ids)
+    for t in (0, 5, 11):  # what generation reads after the same characters
+        np.testing.assert_allclose(probs[t], model.next_char_probs(text[: t + 1]), atol=1e-6)
+    assert model.word_dim == 4
+    with pytest.raises(ValueError, match="x holds id 4: expected 0 <= id < 4"):
+        model.forward_propagation(np.array([0, 4]))
+    with pytest.raises(ValueError, match="non-empty 1-D array of character ids"):
+        model.forward_propagation(np.array([], dtype=int))
