@@ -130,6 +130,22 @@ def lab_server(tmp_path_factory, chromium_path):
 
 
 @pytest.fixture(scope="session")
+def lab_api(lab_server):
+    """call(path, method="GET"): the server's REST API (path from its root), as JSON or None."""
+    base, token, _ = lab_server
+
+    def call(path: str, method: str = "GET"):
+        request = urllib.request.Request(
+            f"{base}/{path}", method=method, headers={"Authorization": f"token {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    return call
+
+
+@pytest.fixture(scope="session")
 def browser(chromium_path):
     """Headless Chromium, launched from the system binary."""
     sync_api = pytest.importorskip("playwright.sync_api")

@@ -5,9 +5,6 @@ one `make lab` prints (rnnlib.tools.lab.start_url), and the bare server address 
 the same page (the server's default URL).
 """
 
-import json
-import urllib.request
-
 import pytest
 
 from rnnlib.tools.lab import START_PAGE, start_url
@@ -18,22 +15,13 @@ WAIT_MS = 30_000
 FIRST_NOTEBOOK = "01_text_to_training_data.ipynb"
 
 
-def _api(base: str, token: str, path: str, method: str = "GET"):
-    request = urllib.request.Request(
-        f"{base}/{path}", method=method, headers={"Authorization": f"token {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-    return json.loads(body) if body else None
-
-
 def current_tab(page, name: str):
     return page.locator(".jp-mod-current.lm-TabBar-tab", has_text=name)
 
 
 @pytest.mark.parametrize("which", ["printed URL", "server address"])
 def test_make_lab_opens_on_the_start_page_and_its_table_opens_notebook_1(
-    lab_server, browser, artifacts, which
+    lab_server, lab_api, browser, artifacts, which
 ):
     from playwright.sync_api import expect
 
@@ -57,6 +45,6 @@ def test_make_lab_opens_on_the_start_page_and_its_table_opens_notebook_1(
     finally:
         page.close()
         # As a first visit finds it: no kernel left running, no tab left open to restore.
-        for session in _api(base, token, "api/sessions"):
-            _api(base, token, f"api/sessions/{session['id']}", method="DELETE")
-        _api(base, token, "lab/api/workspaces/default", method="DELETE")
+        for session in lab_api("api/sessions"):
+            lab_api(f"api/sessions/{session['id']}", method="DELETE")
+        lab_api("lab/api/workspaces/default", method="DELETE")

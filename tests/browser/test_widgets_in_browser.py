@@ -9,10 +9,8 @@ no "Error displaying widget" (what JupyterLab prints for a widget whose model is
 """
 
 import io
-import json
 import re
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -171,25 +169,16 @@ def test_the_live_widget_is_shown_not_its_still_picture(notebook_page):
     assert page.locator(".rnnlib-view img.widget-image").count() == len(VIEWS)
 
 
-def _api(base: str, token: str, path: str, method: str = "GET"):
-    request = urllib.request.Request(
-        f"{base}/api/{path}", method=method, headers={"Authorization": f"token {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-    return json.loads(body) if body else None
-
-
-def test_a_reopened_notebook_shows_still_pictures_not_errors(notebook_page, lab_server, artifacts):
+def test_a_reopened_notebook_shows_still_pictures_not_errors(notebook_page, lab_api, artifacts):
     """Run (above), save, kernel gone, reopen: the stills stand in for the widgets."""
     from playwright.sync_api import expect
 
-    page, (base, token, _) = notebook_page, lab_server
+    page = notebook_page
     page.locator(".jp-Notebook").first.click()  # focus the notebook, then save it
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + WAIT_MS / 1000
     while True:  # saved: every view's three outputs (rules, still, widget) are in the file
-        saved = _api(base, token, f"contents/{NOTEBOOK}?content=1")["content"]
+        saved = lab_api(f"api/contents/{NOTEBOOK}?content=1")["content"]
         outputs = [len(c["outputs"]) for c in saved["cells"] if c["cell_type"] == "code"]
         if outputs[1:] == [3] * len(VIEWS) or time.monotonic() > deadline:
             break
@@ -207,8 +196,8 @@ def test_a_reopened_notebook_shows_still_pictures_not_errors(notebook_page, lab_
     assert not any(error.is_visible() for error in errors.all())
     page.screenshot(path=str(artifacts / "restarted.png"))
     # Reopened with a new kernel: no widget model is left for the saved outputs to show.
-    for session in _api(base, token, "sessions"):
-        _api(base, token, f"sessions/{session['id']}", method="DELETE")
+    for session in lab_api("api/sessions"):
+        lab_api(f"api/sessions/{session['id']}", method="DELETE")
     page.reload()
     expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=WAIT_MS)
     # The widget renderer gives up on each view: its model died with the old kernel.
