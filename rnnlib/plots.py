@@ -13,7 +13,7 @@ import matplotlib.ticker
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from rnnlib.sampling import readable_words
+from rnnlib.sampling import readable_char, readable_words
 
 
 def plot_zipf(counts: Counter, ax=None):
@@ -285,11 +285,6 @@ def _row_box(row: int, width: int, color: str):
 # --- notebook 7: temperature, several loss curves ---------------------------------------
 
 
-def _visible(char: str) -> str:
-    """A character as a readable tick label: space and newline drawn as symbols."""
-    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(char, char)
-
-
 def plot_temperatures(probs, symbols, temperatures, top: int = 12, ax=None):
     """Grouped bars: the `top` most likely symbols, reweighted p ∝ exp(log p / T) for each T."""
     probs = np.asarray(probs, dtype=float)  # (V,)
@@ -304,7 +299,7 @@ def plot_temperatures(probs, symbols, temperatures, top: int = 12, ax=None):
         reweighted /= reweighted.sum()
         ax.bar(np.arange(len(order)) + (i - (len(temperatures) - 1) / 2) * width,
                reweighted[order], width, label=f"T = {temperature:.3g}")  # fmt: skip
-    shown = readable_words(_visible(symbols[j]) for j in order)
+    shown = readable_words(readable_char(symbols[j]) for j in order)
     ax.set_xticks(range(len(order)), shown)
     ax.set(xlabel="next symbol", ylabel="probability")
     ax.legend()

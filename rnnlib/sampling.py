@@ -13,11 +13,17 @@ themselves, and the vocabulary, stay as they are.
 import numpy as np
 
 QUOTE_TOKENS = {"``": "“", "''": "”"}  # the tokenizer's opening and closing quotes
+BLANK_CHARACTERS = {" ": "␣", "\n": "↵", "\t": "⇥"}  # drawn as symbols, not left blank
 
 
 def readable_words(words) -> list[str]:
     """Tokens as a reader should see them: `` and '' shown as “ and ”, the rest unchanged."""
     return [QUOTE_TOKENS.get(word, word) for word in words]
+
+
+def readable_char(char: str) -> str:
+    """A character as a readable label: space, newline and tab drawn as ␣ ↵ ⇥."""
+    return BLANK_CHARACTERS.get(char, char)
 
 
 def sentence_text(words) -> str:

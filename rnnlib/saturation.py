@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnnlib.analysis import spectral_radius
+
 
 class Saturation(NamedTuple):
     """How saturated one sentence's hidden states are, and what that does to a step back."""
@@ -48,7 +50,7 @@ def saturation(W, s, threshold: float = 0.95) -> Saturation:
     # geometric mean, because the factors of successive steps multiply.
     radii = np.max(np.abs(np.linalg.eigvals(step_jacobians(W, s))), axis=1)  # (T - 1,)
     return Saturation(
-        spectral_radius=float(np.max(np.abs(np.linalg.eigvals(np.asarray(W, np.float64))))),
+        spectral_radius=spectral_radius(W),
         mean_slope=float(np.mean(1.0 - s**2)),
         saturated=float(np.mean(np.abs(s) > threshold)),
         threshold=threshold,

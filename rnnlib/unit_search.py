@@ -15,7 +15,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-OPEN_QUOTE, CLOSE_QUOTE = "``", "''"  # the word tokenizer's quote tokens (rnnlib.sampling)
+from rnnlib.analysis import hidden_states
+from rnnlib.sampling import QUOTE_TOKENS
+
+OPEN_QUOTE, CLOSE_QUOTE = QUOTE_TOKENS  # the word tokenizer's quote tokens, in that order
 STRONG = 0.5  # |r| from which the notebooks say a unit tracks a feature
 
 
@@ -149,7 +152,7 @@ def char_features(text: str) -> dict[str, np.ndarray]:
 
 def states_over(model, sentences) -> np.ndarray:
     """Hidden states of a word model over encoded sentences, stacked: (sum of lengths, H)."""
-    return np.concatenate([np.asarray(model.forward_propagation(x)[1]) for x in sentences])
+    return np.concatenate([hidden_states(model, x) for x in sentences])
 
 
 def share_saturated(states, level: float = 0.9) -> float:

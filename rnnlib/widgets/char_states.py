@@ -7,9 +7,8 @@ is read character by character, without a tokenizer or a start marker.
 
 import numpy as np
 
+from rnnlib.sampling import readable_char
 from rnnlib.widgets.hidden_states import HiddenStateExplorer
-
-VISIBLE = {" ": "␣", "\n": "↵", "\t": "→"}  # characters that would be blank as a label
 
 
 class CharLabels:
@@ -17,7 +16,7 @@ class CharLabels:
 
     def __init__(self, table):
         self.table = table
-        self.index_to_word = [VISIBLE.get(c, c) for c in table.chars]
+        self.index_to_word = [readable_char(c) for c in table.chars]
 
     def __len__(self) -> int:
         return len(self.table)
