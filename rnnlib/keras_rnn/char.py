@@ -32,6 +32,20 @@ SIZES = ("vector_size", "hidden_dim")
 PAD_ID = -1  # left padding of a context shorter than the window; masked inside the model
 
 
+CHUNK = 1024  # windows per call: the model expands each to one-hot (CHUNK, T, V) floats
+
+
+def _predict_in_chunks(model, X):
+    """model.predict_on_batch over the rows of X, CHUNK at a time, joined (float64).
+
+    A model with several outputs gives a tuple of them, each joined over the chunks.
+    """
+    chunks = [model.predict_on_batch(X[i : i + CHUNK]) for i in range(0, len(X), CHUNK)]
+    if isinstance(chunks[0], list | tuple):
+        return tuple(np.concatenate(c).astype(np.float64) for c in zip(*chunks, strict=True))
+    return np.concatenate(chunks).astype(np.float64)
+
+
 class RNNKeras:
     """Character-level LSTM language model in Keras (the tutorial's third implementation)."""
 
@@ -190,9 +204,7 @@ class RNNKeras:
         x = np.asarray(x)
         single = x.ndim == 1
         X = self._check_windows(x[None] if single else x, "x")
-        # In chunks: the model expands each chunk to one-hot (chunk, T, V) floats.
-        chunks = [self.model.predict_on_batch(X[i : i + 1024]) for i in range(0, len(X), 1024)]
-        probs = np.concatenate(chunks).astype(np.float64)  # (N, V)
+        probs = _predict_in_chunks(self.model, X)  # (N, V)
         return probs[0] if single else probs
 
     def next_char_probs(self, context: str) -> np.ndarray:
@@ -232,9 +244,7 @@ class RNNKeras:
         if self._states_model is None:  # the same layers, with the LSTM's output shown
             lstm = self.model.get_layer("lstm").output
             self._states_model = keras.Model(self.model.input, [self.model.output, lstm])
-        chunks = [self._states_model.predict_on_batch(windows[i : i + 1024])
-                  for i in range(0, len(windows), 1024)]  # fmt: skip
-        probs, states = (np.concatenate(c).astype(np.float64) for c in zip(*chunks, strict=True))
+        probs, states = _predict_in_chunks(self._states_model, windows)
         return probs, states  # (T, V), (T, H)
 
     def generate(self, seed_text: str, length: int, temperature: float, rng) -> str:
