@@ -7,7 +7,7 @@ export KERAS_BACKEND ?= jax
 # Quiet jax's "no GPU/TPU found" notice.
 export JAX_PLATFORMS ?= cpu
 
-.PHONY: lab test book bench lint format clean
+.PHONY: lab test test-other-kernels book bench lint format clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ lab: $(STAMP)
 test: $(STAMP)
 	RNNLIB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
+
+## test-other-kernels: the `fixtures` tests again under OpenBLAS's Sandybridge kernels, so that
+## a comparison that holds only on the kernels of the machine that wrote a file fails here too
+test-other-kernels: $(STAMP)
+	OPENBLAS_CORETYPE=Sandybridge RNNLIB_QUICK=1 $(BIN)/python -m pytest tests -m fixtures \
+		-p no:cacheprovider
 
 ## book: execute every notebook in place at full size, so the saved outputs are real
 book: $(STAMP)

@@ -73,3 +73,35 @@ def small_tmpfs(tmp_path):
     yield mount
     for directory in mounted:
         _umount(directory)
+
+
+# --- across machines: what another machine wrote is compared within float tolerance ----------
+
+# OpenBLAS picks other kernels on other CPUs (or when OPENBLAS_CORETYPE forces one), and they
+# sum in another order: a float32 weight trained for a few epochs then differs in its last
+# bits (3e-8 measured between SkylakeX and Haswell). Bit-exact comparisons are for two runs
+# on the same machine; a fixture written elsewhere gets this tolerance.
+ACROSS_MACHINES = {"rtol": 1e-5, "atol": 1e-7}
+
+
+def _assert_close(actual, expected, where: str) -> None:
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and actual.keys() == expected.keys(), where
+        for key in expected:
+            _assert_close(actual[key], expected[key], f"{where}[{key!r}]")
+    elif isinstance(expected, list | tuple):
+        assert isinstance(actual, list | tuple) and len(actual) == len(expected), where
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _assert_close(a, e, f"{where}[{i}]")
+    elif isinstance(expected, float) or hasattr(expected, "dtype"):
+        import numpy as np
+
+        np.testing.assert_allclose(actual, expected, **ACROSS_MACHINES, err_msg=where)
+    else:  # ints, strings, None: exact on any machine
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
+@pytest.fixture
+def assert_close_across_machines():
+    """assert_close(actual, expected): nested dicts/lists, floats and arrays within tolerance."""
+    return lambda actual, expected: _assert_close(actual, expected, "value")

@@ -187,6 +187,7 @@ def test_rmsprop_steps_match_numpy_on_the_summed_gradient(model):
             assert_same(after[name], expected[name])
 
 
+@pytest.mark.fixtures
 def test_checkpoint_keeps_the_rmsprop_caches_for_an_exact_resume(model, tmp_path):
     x, y = sentence(10)
     model.sgd_step(x, y, 0.01)

@@ -134,6 +134,7 @@ def through_npz(state: dict) -> dict:
         return {key: archive[key] for key in archive.files}
 
 
+@pytest.mark.fixtures
 @pytest.mark.parametrize(
     "make",
     [lambda: SGD(0.05), lambda: Momentum(0.03, nesterov=True), lambda: Adam(0.05, beta2=0.9)],

@@ -341,6 +341,7 @@ def assert_same_run(model_a, history_a, model_b, history_b):
     assert history_a.to_dict() == history_b.to_dict()
 
 
+@pytest.mark.fixtures
 @pytest.mark.parametrize("recipe", list(RECIPES))
 @pytest.mark.parametrize("evaluate_loss_after", [1, 3])
 def test_resuming_continues_exactly_like_the_straight_run(
@@ -400,6 +401,7 @@ def test_a_checkpoint_is_saved_at_each_evaluation(data, tmp_path):
     assert load_checkpoint(path).vocab == vocab
 
 
+@pytest.mark.fixtures
 def test_ctrl_c_in_the_middle_of_an_update_saves_a_state_that_resumes_exactly(data, tmp_path):
     model, history = straight_run(data, tmp_path, 1)
     interrupted = RNNNumpy(12, 5, bptt_truncate=3, seed=7)
@@ -433,6 +435,7 @@ def test_ctrl_c_in_the_middle_of_an_update_saves_a_state_that_resumes_exactly(da
     assert_same_run(model, history, resumed, resumed_history)
 
 
+@pytest.mark.fixtures
 def test_ctrl_c_during_an_adam_step_saves_the_moments_and_resumes_exactly(data, tmp_path):
     model, history = straight_run(data, tmp_path, 1, "adam")
     make, options = RECIPES["adam"]
