@@ -11,14 +11,10 @@ The folders are the series' table of contents:
     pytensor_rnn/  notebooks 5-6  RNNPyTensor and GRUPyTensor as symbolic graphs; the
                                   tutorial's graph in twenty lines (minimal.py)
     keras_rnn/     notebook 7     the char-level LSTM and the word-level Keras models
-    analysis.py    notebooks 2-6  the numbers behind the widgets (gradients by distance, ...)
-    gradcheck.py   notebook 3     finite-difference gradient checks for any backend
-    saturation.py  notebook 6     saturated tanh units: why a trained RNN's gradient fades
-    unit_search.py notebooks 4, 7 hidden units that track quotes, parentheses, position
-    ngram.py       notebook 8     Kneser-Ney n-gram baselines (counting, no training)
-    evaluation.py  notebook 8     every model scored alike: loss, perplexity, baselines
-    interpolation.py notebook 8   an RNN mixed with an n-gram model
-    experiments.py notebook 8     the same budget for every model; the long-range experiment
+    analysis/      notebooks 2-7  the numbers behind the widgets: hidden states, gradients
+                                  by distance, gradient checks, saturation, unit search
+    evaluation/    notebook 8     Kneser-Ney baselines, every model scored alike, an RNN
+                                  mixed with an n-gram model, the comparison of models
     sampling.py    notebooks 4-7  generating text, with a temperature
     plots.py, widgets/            figures and interactive views
     interface.py                  the one model interface and every argument check

@@ -362,7 +362,7 @@ def plot_per_step_gradients(per_step: dict, ax=None):
 
 def plot_gradient_decay(norms_by_model: dict, ax=None):
     """Gradient norm by steps back (log scale) for several models, with the fitted decay per step."""
-    from rnnlib.analysis import decay_per_step
+    from rnnlib.analysis.gradient_distance import decay_per_step
 
     ax = ax or plt.figure(figsize=(7, 4)).gca()
     for label, norms in norms_by_model.items():

@@ -95,7 +95,13 @@ def arrows(source_prefixes, target_prefixes):
 
 
 def test_models_never_import_training_loops_widgets_or_tools():
-    forbidden = ("rnnlib.widgets", "rnnlib.tools", "rnnlib.analysis", "rnnlib.plots")
+    forbidden = (
+        "rnnlib.widgets",
+        "rnnlib.tools",
+        "rnnlib.analysis",
+        "rnnlib.evaluation",
+        "rnnlib.plots",
+    )
     assert arrows(MODELS, forbidden) == []
     training = [a for a in arrows(MODELS, "rnnlib.training") if not a.endswith(SHARED_RECORDS)]
     assert training == []
@@ -122,3 +128,52 @@ def test_every_lesson_module_names_its_notebook():
         if not (name.startswith(("rnnlib.tools", "rnnlib.__main__")) or "notebook" in first):
             missing.append(f"{name}: {first.splitlines()[0]!r}")
     assert missing == []
+
+
+def test_the_top_level_keeps_only_what_every_part_shares():
+    """At most 8 modules beside the subpackages (interface, config, _io, sampling, plots, ...)."""
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 8, f"{len(top)} top-level modules: {top}"
+    for part in ("analysis", "evaluation"):  # notebook 8's and the widgets' numbers
+        assert (PACKAGE / part / "__init__.py").exists() and not (PACKAGE / f"{part}.py").exists()
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """Top-level names of the packages a module imports (rnnlib's own left out)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found - {"rnnlib"}
+
+
+def test_analysis_computes_and_never_draws():
+    """The numbers behind the widgets import no widget, plot or tool, and no ipywidgets."""
+    above = ("rnnlib.widgets", "rnnlib.tools", "rnnlib.plots", "rnnlib.evaluation")
+    assert arrows("rnnlib.analysis", above) == []
+    drawing = {
+        name: sorted(third_party_imports(path) & {"ipywidgets", "IPython", "matplotlib"})
+        for name, path in MODULES.items()
+        if name.startswith("rnnlib.analysis")
+    }
+    assert {name: found for name, found in drawing.items() if found} == {}
+    assert len(drawing) >= 7  # the reader found the package's modules
+
+
+def test_tests_mirror_the_package():
+    """tests/<part>/ for each subpackage with tests; no top-level test of a moved module."""
+    tests = Path(__file__).resolve().parent
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    for folder in tests.iterdir():
+        if folder.is_dir() and any(folder.glob("test_*.py")) and folder.name != "browser":
+            assert folder.name in subpackages, f"tests/{folder.name}/ mirrors no rnnlib part"
+    for part in ("analysis", "evaluation"):
+        assert any((tests / part).glob("test_*.py")), f"no tests/{part}/"
+    moved = {p.stem for part in subpackages for p in (PACKAGE / part).glob("*.py")}
+    top_level_modules = {p.stem for p in PACKAGE.glob("*.py")}
+    stray = sorted(
+        f.name for f in tests.glob("test_*.py") if f.stem[5:] in moved - top_level_modules
+    )
+    assert stray == [], f"tests of subpackage modules at the top of tests/: {stray}"

@@ -32,7 +32,7 @@ def run(args, parser) -> int:
     if args.ngram is not None and not 1 <= args.ngram <= 4:
         parser.error(f"--ngram {args.ngram}: expected an order from 1 to 4")
     from rnnlib.data.benchmark import benchmark_split
-    from rnnlib.evaluation import ngram_baselines, score
+    from rnnlib.evaluation.scoring import ngram_baselines, score
 
     split = benchmark_split()
     if args.ngram is not None:  # fitted on the split's training part

@@ -15,8 +15,8 @@ import jax
 import numpy as np
 import pytest
 
+from rnnlib.analysis.gradcheck import gradient_check
 from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary
-from rnnlib.gradcheck import gradient_check
 from rnnlib.keras_rnn import KerasGRU, KerasLSTM, KerasRNN, KerasWordModel, LossHistory
 from rnnlib.keras_rnn.layers import keras  # Keras on the JAX backend, chosen before it loads
 from rnnlib.numpy_rnn.readable import RNNNumpy

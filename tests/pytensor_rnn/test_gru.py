@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from rnnlib.gradcheck import gradient_check
+from rnnlib.analysis.gradcheck import gradient_check
 from rnnlib.numpy_rnn.readable import RNNNumpy
 from rnnlib.pytensor_rnn.gru import CACHE_NAMES, WEIGHT_NAMES, GRUPyTensor
 from rnnlib.training.checkpoint import load_model, save_checkpoint

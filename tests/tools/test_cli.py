@@ -256,7 +256,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @pytest.mark.fixtures
-def test_a_run_saved_with_a_separate_args_json_still_resumes(tmp_path, assert_close_across_machines):
+def test_a_run_saved_with_a_separate_args_json_still_resumes(
+    tmp_path, assert_close_across_machines
+):
     """A run written by the CLI before the data options moved inside the checkpoint.
 
     The fixture is what commit 830888b wrote for `train --corpus synthetic --sentences 120

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from rnnlib.data.benchmark import PARTS, BenchmarkSplit
-from rnnlib.ngram import KneserNey
+from rnnlib.evaluation.ngram import KneserNey
 
 
 @dataclass(frozen=True)

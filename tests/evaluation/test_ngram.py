@@ -8,8 +8,12 @@ import pytest
 from nltk.lm.models import InterpolatedLanguageModel
 from nltk.lm.smoothing import KneserNey as NltkKneserNey
 
-from rnnlib.interpolation import interpolate, target_probabilities, tune_interpolation_weight
-from rnnlib.ngram import KneserNey
+from rnnlib.evaluation.interpolation import (
+    interpolate,
+    target_probabilities,
+    tune_interpolation_weight,
+)
+from rnnlib.evaluation.ngram import KneserNey
 from rnnlib.numpy_rnn import RNNNumpy
 
 # The hand-worked corpus: C = 5 words, S = SENTENCE_START, E = SENTENCE_END, U = UNKNOWN.

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlib.analysis import spectral_radius
+from rnnlib.analysis.recurrent_weights import spectral_radius
 
 
 class Saturation(NamedTuple):

@@ -18,7 +18,7 @@ function linear in w), so its minimum lies next to the best point of a grid, whe
 golden-section search finds it. w = 1 and w = 0 are always on the grid, so the chosen
 mixture is never worse on validation than either model alone.
 
-A module of its own (not part of rnnlib.ngram): it mixes any two models, neural ones
+A module of its own (not part of rnnlib.evaluation.ngram): it mixes any two models, neural ones
 included, and knows nothing about counting.
 """
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnlib.analysis import hidden_states
+from rnnlib.analysis.states import hidden_states
 from rnnlib.sampling import QUOTE_TOKENS
 
 OPEN_QUOTE, CLOSE_QUOTE = QUOTE_TOKENS  # the word tokenizer's quote tokens, in that order

@@ -7,7 +7,7 @@ hand for nested parentheses, unbalanced quotes and line ends.
 import numpy as np
 import pytest
 
-from rnnlib import unit_search
+from rnnlib.analysis import unit_search
 from rnnlib.data.vocab import SENTENCE_START
 from rnnlib.numpy_rnn import RNNNumpy
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from rnnlib.analysis import hidden_states
+from rnnlib.analysis.saturation import saturation, step_jacobians
 from rnnlib.numpy_rnn import RNNNumpy
-from rnnlib.saturation import saturation, step_jacobians
 
 
 def test_step_jacobians_match_finite_differences_of_the_rnn_step():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnlib.gradcheck import gradient_check, relative_error
+from rnnlib.analysis.gradcheck import gradient_check, relative_error
 from rnnlib.numpy_rnn.readable import RNNNumpy
 
 X = np.array([0, 3, 7, 7, 2, 9])

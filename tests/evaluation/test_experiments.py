@@ -8,7 +8,12 @@ import pytest
 from rnnlib.data.benchmark import benchmark_split
 from rnnlib.data.long_range import LongRangeLanguage
 from rnnlib.evaluation import score
-from rnnlib.experiments import comparison_table, parameter_count, train_for, truncation_experiment
+from rnnlib.evaluation.experiments import (
+    comparison_table,
+    parameter_count,
+    train_for,
+    truncation_experiment,
+)
 from rnnlib.numpy_rnn import RNNNumpy, RNNNumpyFast
 
 

@@ -1,114 +1,21 @@
-"""The numbers behind the widgets: hidden states, and where BPTT's gradient comes from (notebooks 2-6).
+"""The BPTT explorer's numbers: every output's gradient at every distance, at once (notebooks 3, 5, 6).
 
-Everything here is computed through the common model interface (`forward_propagation`,
-`bptt`, `bptt_truncate`), so it works for every backend and measures the model's own
-gradients rather than a separate formula.
-
-The key trick: the truncated gradient with k steps holds the contributions of distances
-0..k between an output and the step it reaches back to. So the contribution of exactly
-distance d is the difference of two truncated gradients, G_d - G_{d-1}. And the gradient of
-output t's loss alone is the gradient of the sentence cut after t, minus the one cut before t.
-For the tutorial's RNN the same parts also come out of one backward sweep over the forward
-states (`gradient_flow_by_sweep`), checked against the model's own full bptt: that is what
-lets the BPTT explorer answer a new scale of W at once.
+`rnnlib.analysis.gradient_distance.connectivity` asks `bptt` for two truncated gradients
+per (output, distance). The explorer needs the whole map and the truncation errors for
+every k at once. For the tutorial's RNN one backward sweep over the forward states gives
+them all (`gradient_flow_by_sweep`), checked against the model's own full bptt: that is
+what lets the explorer answer a new scale of W at once. Any other model (the GRU) is asked
+through its own bptt (`gradient_flow_by_bptt`).
 """
 
-from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
 
+from rnnlib.analysis.gradient_distance import truncation
 from rnnlib.interface import check_sentence
-from rnnlib.sampling import sample_index
-
-RECURRENT = ("U", "W")  # parameters whose gradient flows back through time (V's does not)
-
-
-@contextmanager
-def truncation(model, k):
-    """Temporarily set `model.bptt_truncate` (None or -1: full BPTT)."""
-    saved = model.bptt_truncate
-    model.bptt_truncate = k
-    try:
-        yield model
-    finally:
-        model.bptt_truncate = saved
-
-
-def hidden_states(model, x) -> np.ndarray:
-    """The hidden state after each word, (T, H)."""
-    return np.asarray(model.forward_propagation(x)[1])
-
-
-def top_predictions(model, vocab, x, position: int, k: int = 5) -> list[tuple[str, float]]:
-    """The k most probable next words after reading x[: position + 1], with probabilities."""
-    if not 0 <= position < len(x):
-        raise ValueError(f"position {position} is outside the sentence [0, {len(x)})")
-    probs = np.asarray(model.forward_propagation(x)[0])[position]  # (C,)
-    best = np.argsort(probs)[::-1][:k]
-    return [(vocab.index_to_word[i], float(probs[i])) for i in best]
-
-
-def _output_gradient(model, x, y, t: int, k) -> dict[str, np.ndarray]:
-    """Gradient of output t's loss alone, each output reaching back at most k steps."""
-    with truncation(model, k):
-        upto_t = model.bptt(x[: t + 1], y[: t + 1])
-        if t == 0:
-            return {name: np.asarray(g, dtype=np.float64) for name, g in upto_t.items()}
-        before_t = model.bptt(x[:t], y[:t])
-    return {name: np.asarray(upto_t[name], np.float64) - before_t[name] for name in upto_t}
-
-
-def _norm(grads: dict, params) -> float:
-    return float(np.sqrt(sum(np.sum(grads[p] ** 2) for p in params)))
-
-
-def gradient_by_distance(model, x, y, t: int, params=RECURRENT) -> np.ndarray:
-    """norms[d]: size of the gradient that output t sends back to step t - d, d = 0..t."""
-    if not 0 <= t < len(x):
-        raise ValueError(f"output {t} is outside the sentence [0, {len(x)})")
-    norms, previous = [], None
-    for d in range(t + 1):
-        grads = _output_gradient(model, x, y, t, d)
-        step = grads if previous is None else {p: grads[p] - previous[p] for p in params}
-        norms.append(_norm(step, params))
-        previous = grads
-    return np.array(norms)
-
-
-def connectivity(model, x, y, params=RECURRENT) -> np.ndarray:
-    """(T, T) map: entry [t, j] is the size of output t's gradient reaching step j (j <= t)."""
-    T = len(x)
-    grid = np.zeros((T, T))
-    for t in range(T):
-        grid[t, : t + 1] = gradient_by_distance(model, x, y, t, params)[::-1]
-    return grid
-
-
-def truncation_error(model, x, y, ks) -> dict[str, np.ndarray]:
-    """Relative error |G_k - G_full| / |G_full| of each parameter's gradient, for each k."""
-    with truncation(model, -1):
-        full = model.bptt(x, y)
-    errors = {name: [] for name in full}
-    for k in ks:
-        with truncation(model, k):
-            truncated = model.bptt(x, y)
-        for name, g in full.items():
-            scale = np.linalg.norm(g)
-            diff = np.linalg.norm(np.asarray(truncated[name], np.float64) - g)
-            errors[name].append(diff / scale if scale > 0 else 0.0)
-    return {name: np.array(e) for name, e in errors.items()}
-
-
-# --- for the BPTT explorer: every distance of every output, and a scaled W -------------------
-#
-# `connectivity` above asks `bptt` for two truncated gradients per (output, distance). The
-# explorer needs the whole map and the truncation errors for every k at once. For the
-# tutorial's RNN one backward sweep gives them all (`gradient_flow_by_sweep`); any other
-# model (the GRU) is asked through its own bptt (`gradient_flow_by_bptt`).
 
 OUTPUT_LAYER = ("V", "c")  # parameters that read the state out: nothing flows through time
-RECURRENT_WEIGHTS = ("W", "recurrent_kernel")  # the state-to-state weights, by backend
 SWEEP = "one backward sweep"  # GradientFlow.method: each part computed directly
 DIFFERENCES = "differences of truncated bptt"  # each part a difference of the model's gradients
 
@@ -267,91 +174,3 @@ def gradient_flow_by_bptt(model, x, y, params=None) -> GradientFlow:
         rounding[n - 1] = 4 * eps * size
         previous_row = row
     return GradientFlow(grid, errors, rounding, params, float(eps), DIFFERENCES)
-
-
-def recurrent_weight_name(params: dict) -> str:
-    """Name of the state-to-state weights among a model's parameters ("W" for the RNN/GRU)."""
-    for name in RECURRENT_WEIGHTS:
-        if name in params:
-            return name
-    raise ValueError(
-        f"no recurrent weights among the parameters {sorted(params)}: expected one of "
-        f"{list(RECURRENT_WEIGHTS)}"
-    )
-
-
-def spectral_radius(W) -> float:
-    """Largest |eigenvalue| of W (H, H), or the largest over a stack of them (..., H, H)."""
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim < 2 or W.shape[-1] != W.shape[-2]:
-        raise ValueError(f"expected square matrices (..., H, H), got shape {W.shape}")
-    return float(np.max(np.abs(np.linalg.eigvals(W))))
-
-
-def model_copy(model):
-    """A new model of the same class and configuration, holding a copy of the parameters."""
-    clone = type(model)(**model.config())
-    clone.set_params(model.get_params())
-    return clone
-
-
-def set_recurrent_scale(copy, params: dict, scale: float) -> float:
-    """Give `copy` the parameters `params` with the recurrent weights times `scale`.
-
-    Returns the spectral radius of the scaled weights. `params` is left untouched, so the
-    caller keeps the original weights (and never has to change the user's model).
-    """
-    if not np.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
-    name = recurrent_weight_name(params)
-    scaled = dict(params)
-    scaled[name] = np.asarray(params[name]) * scale
-    copy.set_params(scaled)
-    return spectral_radius(scaled[name])
-
-
-# --- for the temperature sampler ----------------------------------------------------------------
-
-
-def next_word_probs(model, vocab, ids) -> np.ndarray:
-    """What generation samples the next word from after `ids`: o[-1] without UNKNOWN and START."""
-    probs = np.array(model.forward_propagation(np.asarray(ids, dtype=np.int64))[0][-1], np.float64)
-    probs[vocab.unknown_index] = 0.0  # never said, as in rnnlib.sampling
-    probs[vocab.start_index] = 0.0  # never a target
-    return probs  # (C,)
-
-
-def continue_sentence(model, vocab, prefix, rng, temperature=1.0, max_length=50) -> list[int]:
-    """Word ids sampled after SENTENCE_START + prefix, up to SENTENCE_END or max_length words."""
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-        raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
-    ids = [vocab.start_index, *np.asarray(prefix, dtype=np.int64).tolist()]
-    new: list[int] = []
-    while len(new) < max_length:
-        next_id = sample_index(next_word_probs(model, vocab, ids), rng, temperature)
-        if next_id == vocab.end_index:
-            break
-        ids.append(next_id)
-        new.append(next_id)
-    return new
-
-
-def top_words(probs, vocab, k: int = 5) -> list[tuple[str, float]]:
-    """The k most probable words of one distribution (C,), best first, with probabilities."""
-    probs = np.asarray(probs)
-    best = np.argsort(probs)[::-1][:k]
-    return [(vocab.index_to_word[i], float(probs[i])) for i in best]
-
-
-def decay_per_step(norms, rounding: float = 0.0) -> float:
-    """Factor by which a gradient shrinks (< 1) or grows (> 1) per step back, fitted in log space.
-
-    A least-squares line through log(norms[d]) against d, over the norms above `rounding`
-    (smaller ones are float noise); NaN when fewer than two norms are left to fit.
-    """
-    norms = np.asarray(norms, dtype=np.float64)
-    d = np.flatnonzero(norms > max(rounding, 0.0))
-    if len(d) < 2:
-        return float("nan")
-    slope = np.polyfit(d, np.log(norms[d]), 1)[0]
-    return float(np.exp(slope))

@@ -19,7 +19,7 @@ import numpy as np
 from rnnlib.data.benchmark import BenchmarkSplit
 from rnnlib.data.long_range import LongRangeLanguage
 from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, Vocabulary, build_xy
-from rnnlib.evaluation import Score, score
+from rnnlib.evaluation.scoring import Score, score
 from rnnlib.numpy_rnn import RNNNumpyFast
 from rnnlib.training.history import History
 from rnnlib.training.sgd import train_with_sgd
