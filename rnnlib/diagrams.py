@@ -34,9 +34,16 @@ def _arrow(ax, start, end, label=None, color="black", lw=1.2, style="-|>", dashe
     """An arrow from `start` to `end`, its label beside the middle."""
     ax.add_patch(
         FancyArrowPatch(
-            start, end, arrowstyle=style, mutation_scale=12, color=color, lw=lw,
-            linestyle="--" if dashed else "-", connectionstyle=f"arc3,rad={rad}",
-            shrinkA=14, shrinkB=14,
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=12,
+            color=color,
+            lw=lw,
+            linestyle="--" if dashed else "-",
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=14,
+            shrinkB=14,
         )  # fmt: skip
     )
     if label:
@@ -217,7 +224,9 @@ def scan_loop():
     _arrow(ax, (5.2, 4.05), (5.2, 2.9))
     _arrow(ax, (6.6, 2.1), (4.6, 2.1), "then $s_t$ becomes the next $s_{t-1}$", rad=-0.8,
            color=GRADIENT, offset=(-0.5, -1.0), size=9)  # fmt: skip
-    ax.set_title("pytensor.scan: one step function, applied T times, the state carried", fontsize=11)
+    ax.set_title(
+        "pytensor.scan: one step function, applied T times, the state carried", fontsize=11
+    )
     return fig
 
 

@@ -114,6 +114,7 @@ def plot_history(
         ax.plot(halved, np.interp(halved, seen, history.losses), "v", color="tab:red",
                 markersize=9, label="learning rate halved")  # fmt: skip
     add_baselines(ax, baselines, floor)
+    add_halving_inset(ax, history, color)
     if log_scale:  # after a spike, the rest of the curve is still readable
         ax.set_yscale("log")
         short_log_labels(ax)
@@ -132,6 +133,38 @@ def plot_history(
     ax.legend([*handles, rate_line], [*labels, "learning rate"], loc="upper center",
               bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize="small")  # fmt: skip
     return ax
+
+
+def add_halving_inset(ax, history, color: str = "tab:blue", share: float = 0.2):
+    """A zoomed inset of the run from just before its first halving, where the ▼ can be seen.
+
+    A halving fires on a rise of the loss (1.063 -> 1.080 on the grammar) that is invisible
+    on an axis spanning the whole run (4 -> 1). Drawn only when the run halved and the
+    stretch from the evaluation before the first halving on spans less than `share` of the
+    plotted losses; returns the inset axes, or None.
+    """
+    evaluations, halvings = history.evaluations, history.halvings
+    if not halvings or len(evaluations) < 3:
+        return None
+    seen = np.array([e.examples_seen for e in evaluations])
+    losses = np.array([e.loss for e in evaluations])
+    first = int(np.searchsorted(seen, halvings[0].examples_seen))
+    start = max(first - 1, 0)
+    tail_seen, tail = seen[start:], losses[start:]
+    whole = losses.max() - losses.min()
+    if len(tail) < 2 or not np.all(np.isfinite(tail)) or np.ptp(tail) >= share * whole:
+        return None
+    inset = ax.inset_axes([0.45, 0.4, 0.52, 0.5])
+    inset.plot(tail_seen, tail, "-o", color=color, markersize=3)
+    halved = [h.examples_seen for h in halvings]
+    inset.plot(halved, np.interp(halved, seen, losses), "v", color="tab:red", markersize=8)
+    pad = 0.15 * (np.ptp(tail) or abs(tail[0]) * 1e-3 or 1e-3)
+    inset.set_ylim(tail.min() - pad, tail.max() + pad)
+    inset.set_xlim(tail_seen[0], tail_seen[-1] + 0.02 * (tail_seen[-1] - tail_seen[0] or 1))
+    inset.set_title("zoom: each ▼ follows a rise of the loss", fontsize="small")
+    inset.tick_params(labelsize="x-small")
+    ax.indicate_inset_zoom(inset, edgecolor="0.5")
+    return inset
 
 
 def colour_limit(*states) -> float:

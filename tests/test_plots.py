@@ -4,9 +4,15 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from matplotlib.axes._secondary_axes import SecondaryAxis
 
 from rnnlib import plots
 from rnnlib.training.history import Evaluation, Halving, History
+
+
+def perplexity_axis(ax):
+    (axis,) = [child for child in ax.child_axes if isinstance(child, SecondaryAxis)]
+    return axis
 
 
 def test_zipf_fit_recovers_an_exact_power_law():
@@ -35,7 +41,7 @@ def test_history_plot_has_one_point_per_evaluation_and_one_marker_per_halving():
 def test_history_plot_reads_loss_as_perplexity_and_draws_baselines():
     history = History([Evaluation(0, 0, 5.0, 0.01), Evaluation(10, 1, 4.0, 0.01)], [])
     ax = plots.plot_history(history, baselines={"KN trigram": 4.17}, floor=3.0)
-    (ppl_axis,) = ax.child_axes
+    ppl_axis = perplexity_axis(ax)
     loss_ticks = np.array([2.0, 4.0, 6.0])
     # The right-hand axis maps a loss L to exp(L): its transform sends exp(L) to where L is.
     shown = ppl_axis.get_yaxis().get_transform().transform(np.exp(loss_ticks))
@@ -61,7 +67,7 @@ def test_history_plot_keeps_its_legend_and_axis_labels_apart_from_the_curve():
     legend = ax.get_legend().get_window_extent(renderer)
     plot_area = ax.get_window_extent(renderer)
     assert legend.y1 <= plot_area.y0  # below the axes: it hides neither points nor the rate
-    (ppl_axis,) = ax.child_axes
+    ppl_axis = perplexity_axis(ax)
     rate_axis = next(other for other in figure.axes if other is not ax and other.get_ylabel())
     ppl_label = ppl_axis.yaxis.label.get_window_extent(renderer)
     low, high = rate_axis.get_ylim()
@@ -187,3 +193,42 @@ def test_log_axis_labels_stay_short_whatever_the_range():
     labels = [t.get_text() for t in ax.get_yticklabels(which="both") if t.get_text()]
     assert labels and all("times" not in label and len(label) <= 4 for label in labels), labels
     plt.close(fig)
+
+
+def grammar_like_history() -> History:
+    """A fall from 4 to about 1.07, then small rises that each halve the rate (as on the grammar)."""
+    losses = [4.0, 2.0, 1.3, 1.1, 1.063, 1.080, 1.061, 1.070, 1.058, 1.059]
+    rate, evaluations, halvings = 0.1, [], []
+    for i, loss in enumerate(losses):
+        if i and loss > losses[i - 1]:
+            halvings.append(Halving(100 * i, i, rate, rate / 2))
+            rate /= 2
+        evaluations.append(Evaluation(100 * i, i, loss, rate))
+    return History(evaluations, halvings)
+
+
+def test_halvings_on_a_flat_tail_get_a_zoomed_inset_where_each_rise_shows():
+    history = grammar_like_history()
+    ax = plots.plot_history(history)
+    (inset,) = [child for child in ax.child_axes if not isinstance(child, SecondaryAxis)]
+    tail = history.losses[4:]  # from the evaluation before the first halving (at 5) on
+    low, high = inset.get_ylim()
+    assert low < min(tail) and max(tail) < high
+    assert high - low < 2 * (max(tail) - min(tail))  # zoomed to the tail, not the whole run
+    # On the inset a rise that triggers a halving spans a visible share of the height.
+    assert (1.080 - 1.063) / (high - low) > 0.2
+    (markers,) = [line for line in inset.get_lines() if line.get_marker() == "v"]
+    assert list(markers.get_xdata()) == [h.examples_seen for h in history.halvings]
+
+
+def test_no_inset_without_halvings_or_when_the_rises_are_already_visible():
+    flat = History([Evaluation(i, i, 4.0 - i, 0.1) for i in range(4)], [])
+    assert [
+        c for c in plots.plot_history(flat).child_axes if not isinstance(c, SecondaryAxis)
+    ] == []
+    history = History(
+        [Evaluation(0, 0, 5.0, 0.01), Evaluation(10, 1, 5.5, 0.005), Evaluation(20, 2, 4.0, 0.005)],
+        [Halving(10, 1, 0.01, 0.005)],
+    )
+    axes = plots.plot_history(history).child_axes
+    assert [c for c in axes if not isinstance(c, SecondaryAxis)] == []
