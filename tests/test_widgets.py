@@ -12,10 +12,11 @@ import re
 import numpy as np
 import PIL.Image
 import pytest
+from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from rnnlib import analysis
+from rnnlib import analysis, plots
 from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary, tokenize
 from rnnlib.numpy_rnn.readable import RNNNumpy
 from rnnlib.sampling import generate_sentences, sentence_text
@@ -23,6 +24,7 @@ from rnnlib.training.history import Evaluation, Halving, History
 from rnnlib.training.sgd import train_with_sgd
 from rnnlib.widgets import bptt_explorer, hidden_state_explorer, loss_curve, temperature_sampler
 from rnnlib.widgets._view import BUSY_CLASS, WIDTH_PX
+from rnnlib.widgets.hidden_states import activation_color
 
 C, H = 12, 6
 
@@ -400,8 +402,14 @@ def test_char_explorer_shows_the_char_models_states_one_column_per_character():
     explorer.unit.value = 2
     probs, states = model.forward_propagation(table.encode("a (b)\nab"))  # (T, V), (T, H)
     assert np.array_equal(explorer.heatmaps[0].images[0].get_array(), states.T)
-    ticks = [label.get_text() for label in explorer.unit_curves[0].get_xticklabels()]
-    assert ticks == ["a", "␣", "(", "b", ")", "↵", "a", "b"]  # blanks made visible
+    # Under the curve: a strip of upright characters (blanks made visible), each cell coloured
+    # by the unit's activation there, the colours of the word explorer's HTML line.
+    (strip,) = explorer.unit_curves[0].child_axes
+    assert [t.get_text() for t in strip.texts] == ["a", "␣", "(", "b", ")", "↵", "a", "b"]
+    assert all(t.get_rotation() == 0 for t in strip.texts)
+    limit = plots.colour_limit(states)
+    cells = [to_hex(patch.get_facecolor()) for patch in strip.patches]
+    assert cells == [activation_color(a, limit) for a in states[:, 2]]
     assert np.array_equal(explorer.unit_curves[0].get_lines()[0].get_ydata(), states[:, 2])
     (shown,) = top_k_tables(explorer.predictions_html.value)  # after the first character
     best = np.argsort(probs[0])[::-1][:2]

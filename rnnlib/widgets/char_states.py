@@ -6,9 +6,10 @@ is read character by character, without a tokenizer or a start marker.
 """
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from rnnlib.sampling import readable_char
-from rnnlib.widgets.hidden_states import HiddenStateExplorer
+from rnnlib.widgets.hidden_states import HiddenStateExplorer, activation_color
 
 
 class CharLabels:
@@ -34,6 +35,23 @@ class CharStateExplorer(HiddenStateExplorer):
         sentences = [table.encode(t) for t in texts]  # names any character not in the table
         super().__init__(models, CharLabels(table), sentences=sentences, text=text, top_k=top_k)
         self.text.placeholder = "type some text, then Enter"
+
+    bottom = 0.16  # the strip of characters needs less room than slanted words
+
+    def label_positions(self, curve, words, activations, limit) -> None:
+        """Under the curve, a strip of upright characters coloured by the unit's activation.
+
+        Forty slanted characters are too small to read in the saved still; upright in coloured
+        cells they read like the text they are, and the colours show the unit without a kernel.
+        """
+        curve.set_xticks(range(len(words)), [""] * len(words))
+        strip = curve.inset_axes([0, -0.42, 1, 0.28], sharex=curve)
+        strip.set_axis_off()
+        for t, (char, a) in enumerate(zip(words, activations, strict=True)):
+            strip.add_patch(Rectangle((t - 0.5, 0), 1, 1, color=activation_color(a, limit)))
+            strip.text(t, 0.5, char, ha="center", va="center", fontsize=11,
+                       color="white" if abs(a) > 0.6 * limit else "black")  # fmt: skip
+        strip.set_ylim(0, 1)
 
     def menu_label(self, x, limit: int = 70) -> str:
         text = self.table.decode(x).replace("\n", "↵")

@@ -46,6 +46,8 @@ def menu_label(words, limit: int = 70) -> str:
 class HiddenStateExplorer(FigureView):
     """Hidden states of one or more models on a sentence: heatmap, one unit, top-k predictions."""
 
+    bottom = 0.2  # share of the figure below the unit curve, for the position labels
+
     def __init__(self, models, vocab, sentences=(), text: str = "", top_k: int = 5):
         self.models = as_model_dict(models)
         self.vocab = vocab
@@ -193,7 +195,8 @@ class HiddenStateExplorer(FigureView):
         left = 0.85 / figure.get_figwidth()  # 0.85 inch for the unit labels, however wide
         axes = figure.subplots(
             2, len(self.models), squeeze=False, height_ratios=[2.2, 1],
-            gridspec_kw=dict(left=left, right=0.95, bottom=0.2, top=0.94, hspace=0.06, wspace=0.3),
+            gridspec_kw=dict(left=left, right=0.95, bottom=self.bottom, top=0.94, hspace=0.06,
+                             wspace=0.3),
         )  # fmt: skip
         self.heatmaps, self.unit_curves = axes  # one column per model
         limit = colour_limit(self.states().values())
@@ -216,7 +219,11 @@ class HiddenStateExplorer(FigureView):
             curve.set(
                 ylim=(-1.05 * limit, 1.05 * limit), xlim=(-0.5, T - 0.5), ylabel=f"unit {unit}"
             )
-            curve.set_xticks(range(T), words, rotation=60, ha="right")
+            self.label_positions(curve, words, s[:, unit], limit)
+
+    def label_positions(self, curve, words, activations, limit) -> None:
+        """Name each position under the unit's curve: the words, slanted to fit."""
+        curve.set_xticks(range(len(words)), words, rotation=60, ha="right")
 
     def _words_html(self) -> str:
         unit, lines = self.unit.value, []
