@@ -224,7 +224,7 @@ def _print_evaluation(model, history) -> None:
 def train(args, parser) -> int:
     """Train a model; checkpoints at each evaluation and on Ctrl-C; --resume continues."""
     from rnnlib.training.history import perplexity
-    from rnnlib.training.sgd import TrainingDiverged, train_with_sgd
+    from rnnlib.training.train import TrainingDiverged, train_with_sgd
 
     model, vocab, X, y, options = (_resumed_run if args.resume else _fresh_run)(args, parser)
     print(
