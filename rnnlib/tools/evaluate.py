@@ -12,7 +12,7 @@ split, loss, perplexity and tokens.
 import json
 from pathlib import Path
 
-from rnnlib.tools.args import positive_int
+from rnnlib.tools.args import load_or_fail, positive_int
 
 
 def add_arguments(parser) -> None:
@@ -39,12 +39,7 @@ def run(args, parser) -> int:
         ((name, model),) = ngram_baselines(split, orders=(args.ngram,)).items()
         vocab = None
     else:
-        from rnnlib.training.checkpoint import load_checkpoint
-
-        try:
-            checkpoint = load_checkpoint(args.checkpoint)
-        except (FileNotFoundError, ValueError) as e:
-            parser.error(str(e))
+        checkpoint = load_or_fail(args.checkpoint, parser)
         model, vocab, name = checkpoint.model, checkpoint.vocab, str(checkpoint.path)
     try:
         result = score(model, split, args.split, vocab=vocab)

@@ -365,9 +365,7 @@ def load_checkpoint(path) -> Checkpoint:
         expected = model_class.param_shapes(word_dim, hidden_dim)
         params = _read_params(path, archive, meta, expected)
         vocab = _read_vocab(path, archive, meta["vocab_keys"], word_dim)
-        optimizer_state = _read_optimizer_state(
-            path, archive, meta.get("optimizer_keys"), expected
-        )
+        optimizer_state = _read_optimizer_state(path, archive, meta.get("optimizer_keys"), expected)
         best_names = meta.get("best_param_names") or []  # absent in older checkpoints
         best_params = best_optimizer_state = None
         if best_names:

@@ -100,9 +100,7 @@ class History:
     def without_timings(self) -> dict:
         """to_dict() less the seconds: what two runs of the same steps share exactly."""
         return {
-            k: v
-            for k, v in self.to_dict().items()
-            if k not in ("train_seconds", "compile_seconds")
+            k: v for k, v in self.to_dict().items() if k not in ("train_seconds", "compile_seconds")
         }
 
     @classmethod

@@ -192,7 +192,9 @@ def train_with_sgd(
         X_train, y_train, learning_rate, nepoch, evaluate_loss_after, batch_size, clip_norm
     )
     check_seed_or_generator(shuffle_seed, "shuffle_seed")
-    _check_stopping(patience, min_learning_rate, keep_best, restore_best_on_halving, reset_optimizer)
+    _check_stopping(
+        patience, min_learning_rate, keep_best, restore_best_on_halving, reset_optimizer
+    )
     if reset_optimizer and resume_from is None:
         raise ValueError("reset_optimizer=True resets a resumed run's optimiser: give resume_from")
     eval_data = evaluation_data(X_train, y_train, X_val, y_val)

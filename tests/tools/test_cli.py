@@ -29,6 +29,13 @@ def train(tmp_path, *extra, name="run.npz"):
     return load_checkpoint(path)
 
 
+def without_timings(checkpoint) -> dict:
+    """The saved history less its seconds: what two runs of the same steps share exactly."""
+    history = dict(checkpoint.training_state["history"])
+    history.pop("train_seconds"), history.pop("compile_seconds")
+    return history
+
+
 def test_train_writes_a_checkpoint_whose_loss_fell(tmp_path, capsys):
     checkpoint = train(tmp_path, "--epochs", "3", "--batch-size", "4", "--learning-rate", "0.01")
     model, vocab = checkpoint.model, checkpoint.vocab
@@ -410,3 +417,58 @@ def test_adam_trains_and_resumes_with_its_moments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", *SMALL, "--backend", "numpy-readable", "--optimizer", "adam"])
     assert "--optimizer adam needs --backend numpy-fast" in capsys.readouterr().err
+
+
+# --- SIGKILL between two saves, then --resume -------------------------------------------------
+
+# `python -m rnnlib train` whose process SIGKILLs itself right after its KILL_AFTER_SAVES-th
+# checkpoint save: a kill at a fixed place between two writes, on a machine however busy.
+KILLED_AFTER_SAVES = """
+import os, signal, sys
+import rnnlib.training.loop as loop
+from rnnlib.tools.cli import main
+save, saves = loop.save_checkpoint, []
+def save_then_die(*args, **kwargs):
+    path = save(*args, **kwargs)
+    saves.append(path)
+    if len(saves) == int(os.environ["KILL_AFTER_SAVES"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return path
+loop.save_checkpoint = save_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+# Adam at 0.5 on batches of 4: the loss is lowest at evaluation 2 of 0..3, so keep_best must
+# return to epoch 2 from a run that ends at epoch 3.
+OVERSHOOTING = [*SMALL, "--seed", "3", "--batch-size", "4", "--learning-rate", "0.5",
+                "--epochs", "3"]  # fmt: skip
+
+
+def checkpoint_contents(path) -> dict:
+    """Everything a checkpoint holds, its seconds left out (they differ between runs)."""
+    saved = load_checkpoint(path)
+    state = dict(saved.training_state)
+    state["history"] = without_timings(saved)
+    arrays = {f"param/{k}": v for k, v in saved.model.get_params().items()}
+    arrays.update({f"optimizer/{k}": v for k, v in (saved.optimizer_state or {}).items()})
+    arrays.update({f"best/{k}": v for k, v in (saved.best_params or {}).items()})
+    return {"state": state, "arrays": {k: np.asarray(v).tolist() for k, v in arrays.items()}}
+
+
+@pytest.mark.parametrize("kill_after_saves", [1, 2, 3, 4])
+def test_a_sigkill_between_saves_then_resume_gives_the_uninterrupted_checkpoint(
+    tmp_path, kill_after_saves
+):
+    """Before: killed between the last evaluation's save and the keep-best save, --resume
+    kept the last epoch's weights instead of the best ones."""
+    reference = train(tmp_path, *OVERSHOOTING[len(SMALL) :], name="reference.npz")
+    losses = [e[2] for e in reference.training_state["history"]["evaluations"]]
+    assert losses.index(min(losses)) == 2 and len(losses) == 4  # the best is not the end
+    path = tmp_path / "killed.npz"
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "KILL_AFTER_SAVES": str(kill_after_saves)}
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_SAVES, "train", *OVERSHOOTING, "--checkpoint", path],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert main(["train", "--checkpoint", str(path), "--resume", "--no-progress"]) == 0
+    assert checkpoint_contents(path) == checkpoint_contents(tmp_path / "reference.npz")

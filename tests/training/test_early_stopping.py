@@ -5,12 +5,11 @@ import json
 
 import numpy as np
 import pytest
+from test_train import X_IDS, ScriptedModel, assert_same_run, scripted_run
 
 from rnnlib.numpy_rnn.fast import RNNNumpyFast
 from rnnlib.training.checkpoint import CheckpointError, load_checkpoint
 from rnnlib.training.train import resume_training, train_with_sgd
-
-from test_train import X_IDS, ScriptedModel, assert_same_run, scripted_run
 
 
 @pytest.fixture
@@ -32,9 +31,7 @@ def adam_run(data, path, callbacks=(), **options):
     model = RNNNumpyFast(12, 5, bptt_truncate=3, seed=7, dtype=np.float64)
     settings = dict(nepoch=8, evaluate_loss_after=1, shuffle_seed=5, optimizer="adam")
     settings.update(learning_rate=0.02, batch_size=2, progress=False, **options)
-    history = train_with_sgd(
-        model, **data, checkpoint_path=path, callbacks=callbacks, **settings
-    )
+    history = train_with_sgd(model, **data, checkpoint_path=path, callbacks=callbacks, **settings)
     return model, history
 
 
@@ -72,7 +69,9 @@ def assert_same_file(a, b):
 def test_ctrl_c_then_resume_returns_to_the_same_best(data, tmp_path, stop):
     """Before: resumed after Ctrl-C, the run forgot its best and ended at a worse loss."""
     model, history = adam_run(data, tmp_path / "straight.npz", keep_best=True)
-    assert history.losses.index(min(history.losses)) == 3 and history.final_loss < history.losses[-1]
+    assert (
+        history.losses.index(min(history.losses)) == 3 and history.final_loss < history.losses[-1]
+    )
     path = tmp_path / "stopped.npz"
     with pytest.raises(KeyboardInterrupt):
         adam_run(data, path, callbacks=[interrupted_at(stop)], keep_best=True)
