@@ -12,7 +12,7 @@ split, loss, perplexity and tokens.
 import json
 from pathlib import Path
 
-from rnnlib.tools.args import load_or_fail, positive_int
+from rnnlib.tools.args import CommandFailed, load_or_fail, positive_int
 
 
 def add_arguments(parser) -> None:
@@ -32,9 +32,13 @@ def run(args, parser) -> int:
     if args.ngram is not None and not 1 <= args.ngram <= 4:
         parser.error(f"--ngram {args.ngram}: expected an order from 1 to 4")
     from rnnlib.data.benchmark import benchmark_split
+    from rnnlib.data.frozen import CorpusFileError
     from rnnlib.evaluation import ngram_baselines, score
 
-    split = benchmark_split()
+    try:
+        split = benchmark_split()
+    except (FileNotFoundError, CorpusFileError) as e:  # rnnlib's frozen corpus: gone, or damaged
+        raise CommandFailed(str(e)) from e
     if args.ngram is not None:  # fitted on the split's training part
         ((name, model),) = ngram_baselines(split, orders=(args.ngram,)).items()
         vocab = None

@@ -119,6 +119,7 @@ FRESH_DEFAULTS = {
 
 def _fresh_run(args, parser):
     """Model, vocabulary, data and train_with_sgd options of a new run."""
+    from rnnlib.data.frozen import CorpusFileError
     from rnnlib.training.checkpoint import checkpoint_file
 
     for name, default in FRESH_DEFAULTS.items():
@@ -143,7 +144,11 @@ def _fresh_run(args, parser):
             data["corpus_sha256"] = file_sha256(data["corpus_path"])  # what --resume compares
         else:
             X, y, vocab, validation = load_data(**data)
+    except CorpusFileError as e:  # rnnlib's own frozen corpus, damaged: a bad file, not argument
+        raise CommandFailed(f"--corpus {args.corpus}: {e}") from e
     except (FileNotFoundError, ValueError) as e:  # a missing, empty or malformed file
+        if args.corpus_path is None:  # not the user's file: rnnlib's own is missing
+            raise CommandFailed(f"--corpus {args.corpus}: {e}") from e
         parser.error(f"--corpus {args.corpus}: {e}")
     build, default_batch, default_truncation, default_rate, default_clip, default_optimizer = (
         BACKENDS[args.backend]
