@@ -35,15 +35,15 @@ def run(args, parser) -> int:
     from rnnlib.data.frozen import CorpusFileError
     from rnnlib.evaluation import ngram_baselines, score
 
-    try:
+    checkpoint = None if args.checkpoint is None else load_or_fail(args.checkpoint, parser)
+    try:  # after the checkpoint: a broken file is said before the split is built
         split = benchmark_split()
     except (FileNotFoundError, CorpusFileError) as e:  # rnnlib's frozen corpus: gone, or damaged
         raise CommandFailed(str(e)) from e
-    if args.ngram is not None:  # fitted on the split's training part
+    if checkpoint is None:  # an n-gram model, fitted on the split's training part
         ((name, model),) = ngram_baselines(split, orders=(args.ngram,)).items()
         vocab = None
     else:
-        checkpoint = load_or_fail(args.checkpoint, parser)
         model, vocab, name = checkpoint.model, checkpoint.vocab, str(checkpoint.path)
     try:
         result = score(model, split, args.split, vocab=vocab)
