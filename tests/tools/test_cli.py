@@ -395,6 +395,7 @@ def test_a_diverging_run_exits_non_zero_with_one_line(tmp_path, capsys):
     assert main([*argv, "--checkpoint", str(path)]) == 1
     err = capsys.readouterr().err
     assert "training diverged" in err and "Traceback" not in err
+    assert err.count("training diverged") == 1  # before: "training diverged: training diverged"
 
 
 def test_adam_trains_and_resumes_with_its_moments(tmp_path, capsys):
@@ -472,3 +473,20 @@ def test_a_sigkill_between_saves_then_resume_gives_the_uninterrupted_checkpoint(
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert main(["train", "--checkpoint", str(path), "--resume", "--no-progress"]) == 0
     assert checkpoint_contents(path) == checkpoint_contents(tmp_path / "reference.npz")
+
+
+def test_resuming_a_finished_keep_best_run_says_the_loss_the_file_holds(tmp_path, capsys):
+    """Before: it printed the last evaluation's loss, not the kept best's."""
+    train(tmp_path, *OVERSHOOTING[len(SMALL) :])
+    path = tmp_path / "run.npz"
+    capsys.readouterr()
+    assert main(["train", "--checkpoint", str(path), "--resume", "--no-progress"]) == 0
+    saved = load_checkpoint(path)
+    data = saved.training_state["run"]["data"]  # the synthetic corpus: evaluated on training
+    from rnnlib.tools.rundata import load_data
+
+    X, y, _, _ = load_data(**{k: data[k] for k in data if k != "corpus_sha256"}, vocab=saved.vocab)
+    held = saved.model.calculate_loss(X, y)
+    losses = [e[2] for e in saved.training_state["history"]["evaluations"]]
+    assert held == min(losses) < losses[-1]
+    assert f"holds a model of loss {held:.4f}" in capsys.readouterr().err

@@ -610,6 +610,63 @@ def test_a_time_budget_stops_the_run_and_evaluates_where_it_stopped(monkeypatch)
     assert len(model.steps) == N
 
 
+def test_the_budget_counts_training_steps_not_compiling_or_evaluating(monkeypatch):
+    import rnnlib.training.loop as loop
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(loop, "clock", lambda: clock["now"])
+
+    class CompilingModel(ScriptedModel):
+        """Compiles for 100 s at its first step; every step takes 7 s, every evaluation 50 s."""
+
+        compile_seconds = {}  # what PyTensor models report: seconds per compiled function
+
+        def sgd_step(self, x, y, learning_rate, clip_norm=None):
+            super().sgd_step(x, y, learning_rate, clip_norm)
+            if not self.compile_seconds:
+                self.compile_seconds = {"step": 100.0}
+                clock["now"] += 100.0
+            clock["now"] += 7.0
+
+        def calculate_loss(self, X, Y):
+            clock["now"] += 50.0
+            return super().calculate_loss(X, Y)
+
+    model = CompilingModel([5.0, 4.5, 4.0])
+    history = train_with_sgd(
+        model, X_IDS, X_IDS, 0.1, minutes=1, evaluate_loss_after=1, progress=False
+    )
+    # As without compiling or evaluating: 60 s of training allow 9 steps of 7 s.
+    assert len(model.steps) == 9
+    assert history.compile_seconds == 100.0 and history.train_seconds == 9 * 7.0
+
+
+def test_a_budget_with_nothing_left_to_learn_ends_by_patience(monkeypatch):
+    import rnnlib.training.loop as loop
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(loop, "clock", lambda: clock["now"])
+
+    class SlowModel(ScriptedModel):
+        def sgd_step(self, x, y, learning_rate, clip_norm=None):
+            super().sgd_step(x, y, learning_rate, clip_norm)
+            clock["now"] += 1.0
+
+    model = SlowModel([5.0, 4.0] + [4.0] * 100)  # learns nothing after the first epoch
+    history = train_with_sgd(
+        model, X_IDS, X_IDS, 0.1, minutes=10, evaluate_loss_after=1, patience=3, progress=False
+    )
+    assert len(history.evaluations) == 5 and clock["now"] == 4 * N  # not 600 s
+    assert "patience 3" in history.stop_reason and "evaluation 1" in history.stop_reason
+
+
+def test_a_history_saved_before_the_timings_still_loads():
+    old = {"evaluations": [[0, 0, 5.0, 0.1]], "halvings": [], "step_loss": "", "examples_seen": 0}
+    history = History.from_dict(old)
+    assert history.train_seconds == history.compile_seconds == 0.0
+    assert history.stop_reason == "" and history.final_loss is None
+
+
 def test_keep_best_returns_to_the_best_evaluation_at_the_end():
     # Losses at epochs 0, 1, 2: the best is after epoch 1, when the model had taken N steps.
     model, history = scripted_run([5.0, 3.0, 4.0], nepoch=2, evaluate_loss_after=1, keep_best=True)
