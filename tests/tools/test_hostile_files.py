@@ -212,3 +212,27 @@ def test_a_sentence_whose_outputs_would_not_fit_is_refused_before_allocating():
     finally:
         tracemalloc.stop()
     assert peak < 100 * 2**20  # a few copies of the ids at most, never the (T, C) matrix
+
+
+def test_a_removed_moment_needs_reset_optimizer(adam_run, tmp_path, capsys):
+    """Before: --resume went on with rc 0 and a fresh m/U, silently."""
+
+    def remove_m_u(arrays, meta):
+        del arrays["optimizer/m/U"]
+        meta["optimizer_keys"].remove("m/U")
+
+    path = rewritten(adam_run, tmp_path / "lost.npz", remove_m_u)
+    before = path.read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--checkpoint", str(path), "--resume", "--epochs", "2"]) == 1
+    line = one_line(capsys.readouterr().err, "train")
+    assert f"{path}: optimizer/: optimizer state is missing ['m/U']" in line
+    assert "--reset-optimizer" in line and path.read_bytes() == before
+    argv = ["train", "--checkpoint", str(path), "--resume", "--epochs", "2", "--reset-optimizer"]
+    assert main([*argv, "--no-progress"]) == 0
+    saved = load_checkpoint(path)
+    assert int(saved.optimizer_state["t"]) == 8  # one epoch of 60 / 8 batches, from zero
+    assert saved.optimizer_state["m/U"].shape == (8, 30)
+    with pytest.raises(SystemExit) as info:
+        main(["train", *SMALL, "--checkpoint", str(tmp_path / "new.npz"), "--reset-optimizer"])
+    assert info.value.code == 2 and "of a run continued with --resume" in capsys.readouterr().err
