@@ -71,8 +71,9 @@ class History:
     stop_reason: str = ""
     # Seconds spent in training steps, and compiling (what the model reports as compile
     # time, in steps and evaluations), over every call of the run. Evaluations are in neither.
-    train_seconds: float = 0.0
-    compile_seconds: float = 0.0
+    # Measurements, not decisions: two runs of the same steps are equal whatever they took.
+    train_seconds: float = field(default=0.0, compare=False)
+    compile_seconds: float = field(default=0.0, compare=False)
 
     @property
     def losses(self) -> list[float]:

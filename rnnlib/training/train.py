@@ -180,9 +180,11 @@ def train_with_sgd(
     the file (otherwise a CheckpointError).
     The model is always checked at the end, also when the last epoch is not an evaluation
     epoch. Raises TrainingDiverged when an evaluated loss is NaN/inf or above 1.5 log C (half
-    as bad again as a uniform guess), or a step makes the parameters NaN/inf: the model is
-    left at its last good parameters. On KeyboardInterrupt a checkpoint is saved first,
-    then it re-raises.
+    as bad again as a uniform guess), or a step goes to NaN/inf: an optimiser refuses NaN/inf
+    gradients before changing anything (the model keeps the parameters from before the
+    step); a model's own SGD step that made the parameters NaN/inf is undone by returning to
+    the last evaluation's parameters (no copy is made at every step). On KeyboardInterrupt a
+    checkpoint is saved first, then it re-raises.
     """
     if minutes is not None:
         minutes = check_positive_number(minutes, "minutes")
