@@ -641,6 +641,19 @@ def test_the_budget_counts_training_steps_not_compiling_or_evaluating(monkeypatc
     assert history.compile_seconds == 100.0 and history.train_seconds == 9 * 7.0
 
 
+def test_a_pytensor_models_compile_seconds_are_recorded_apart():
+    from rnnlib.pytensor_rnn.rnn import RNNPyTensor
+
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 8, 5) for _ in range(4)]
+    model = RNNPyTensor(8, 4, seed=1)
+    assert model.compile_seconds == {}  # compiled on first use: inside the run
+    history = train_with_sgd(model, X, X, 0.01, nepoch=1, progress=False)
+    reported = sum(model.compile_seconds.values())  # the model's own stopwatch
+    assert reported > 0 and history.compile_seconds == pytest.approx(reported, rel=1e-9)
+    assert history.train_seconds > 0
+
+
 def test_a_budget_with_nothing_left_to_learn_ends_by_patience(monkeypatch):
     import rnnlib.training.loop as loop
 
