@@ -490,3 +490,14 @@ def test_resuming_a_finished_keep_best_run_says_the_loss_the_file_holds(tmp_path
     losses = [e[2] for e in saved.training_state["history"]["evaluations"]]
     assert held == min(losses) < losses[-1]
     assert f"holds a model of loss {held:.4f}" in capsys.readouterr().err
+
+
+def test_patience_ends_the_run_with_one_line_naming_the_best(tmp_path, capsys):
+    extra = [*OVERSHOOTING[len(SMALL) :]][:-1] + ["30", "--patience", "1"]  # up to 30 epochs
+    checkpoint = train(tmp_path, *extra)
+    evaluations = checkpoint.training_state["history"]["evaluations"]
+    assert len(evaluations) == 4 and checkpoint.training_state["epoch"] == 3  # not 30
+    err = capsys.readouterr().err
+    line = "stopped: the loss has not improved for 1 evaluations (patience 1); the best was "
+    assert f"{line}evaluation 2 (epoch 2, loss {evaluations[2][2]:.6f})" in err
+    assert checkpoint.training_state["settings"]["patience"] == 1  # kept for --resume
