@@ -95,7 +95,18 @@ def test_generate_prints_sentences_of_vocabulary_words(tmp_path, capsys):
 def test_ctrl_c_leaves_a_checkpoint_that_resume_continues_exactly(tmp_path):
     """SIGINT mid-run, --resume to epoch E: the same weights as one uninterrupted run to E."""
     path = tmp_path / "interrupted.npz"
-    argv = ["train", *SMALL, "--batch-size", "1", "--seed", "3", "--epochs", "100000"]
+    argv = [
+        "train",
+        *SMALL,
+        "--batch-size",
+        "1",
+        "--seed",
+        "3",
+        "--epochs",
+        "100000",
+        "--patience",
+        "100000",
+    ]  # only the signal ends it
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     process = subprocess.Popen(
         [sys.executable, "-m", "rnnlib", *argv, "--checkpoint", str(path)],
@@ -120,7 +131,7 @@ def test_ctrl_c_leaves_a_checkpoint_that_resume_continues_exactly(tmp_path):
     resumed = load_checkpoint(path)
     assert resumed.training_state["epoch"] == stop
     reference = train(tmp_path, "--batch-size", "1", "--seed", "3", "--epochs", str(stop),
-                      name="reference.npz")  # fmt: skip
+                      "--patience", "100000", name="reference.npz")  # fmt: skip
     for name, value in reference.model.get_params().items():
         np.testing.assert_array_equal(resumed.model.get_params()[name], value)
     assert without_timings(resumed) == without_timings(reference)
