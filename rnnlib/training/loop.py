@@ -11,7 +11,6 @@ save: the final state and the kept best are written together, so no interruption
 or SIGKILL, can leave a file whose weights are not the ones its state describes.
 """
 
-import math
 import os
 import time
 
@@ -20,7 +19,7 @@ from tqdm.auto import tqdm
 
 from rnnlib.training.checkpoint import save_checkpoint
 from rnnlib.training.history import TrainingDiverged, divergence, record_evaluation
-from rnnlib.training.optimizers import NonFiniteGradient
+from rnnlib.training.optimizers import NonFiniteGradient, finite
 from rnnlib.training.state import TrainingState, hold_interrupts
 
 clock = time.monotonic  # what a time budget is measured with (a test can stand in for it)
@@ -33,12 +32,6 @@ def compile_seconds(model) -> float:
     if reported is None:
         return 0.0
     return float(sum(reported.values()) if isinstance(reported, dict) else reported)
-
-
-def _finite(arrays) -> bool:
-    """Whether every array is free of NaN/inf: one sum each, an elementwise look only if the
-    sum overflowed."""
-    return all(math.isfinite(float(np.sum(a))) or np.all(np.isfinite(a)) for a in arrays)
 
 
 class Run:
@@ -281,7 +274,7 @@ class Run:
         arrays = [getattr(model, name, None) for name in self.param_names]
         if not all(isinstance(a, np.ndarray) for a in arrays):
             arrays = list(model.get_params().values())  # no arrays of that name to look at
-        if not _finite(arrays):
+        if not all(map(finite, arrays)):
             model.set_params(self.evaluated_params)
             raise TrainingDiverged(
                 f"training diverged: {where} made the parameters NaN/inf (learning rate "

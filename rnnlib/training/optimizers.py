@@ -41,6 +41,14 @@ def _check_number(value, name: str, expected: str, accept) -> float:
     return float(value)
 
 
+def finite(array: np.ndarray) -> bool:
+    """Whether `array` is free of NaN/inf: one sum, no temporary array (NaN or inf anywhere
+    makes the sum non-finite); an elementwise look only when the sum overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is looked into
+        total = float(np.sum(array))
+    return math.isfinite(total) or bool(np.all(np.isfinite(array)))
+
+
 class NonFiniteGradient(ValueError):
     """A gradient holds NaN or inf; the step was refused before anything changed."""
 
@@ -57,8 +65,7 @@ def _pairs(params: dict, grads: dict):
         if grads[name].shape != p.shape:
             raise ValueError(f"gradient {name} has shape {grads[name].shape}, parameter {p.shape}")
     for name, g in grads.items():
-        # One sum per gradient, no temporary array: NaN or inf anywhere makes it non-finite.
-        if not math.isfinite(float(np.sum(g))) and not np.all(np.isfinite(g)):
+        if not finite(g):
             raise NonFiniteGradient(f"the gradient of {name} holds NaN or inf")
     return [(name, p, grads[name]) for name, p in params.items()]
 
