@@ -234,6 +234,12 @@ def check_sentence(x, y=None, word_dim: int | None = None):
     Returns x when y is None, else the pair (x, y).
     """
     x = _as_ids(x, "x", word_dim)
+    if word_dim is not None and len(x) * word_dim > MAX_MATRIX_SIZE:  # its (T, C) outputs
+        raise ValueError(
+            f"x has {len(x)} words: its ({len(x)}, {word_dim}) output probabilities would be "
+            f"{len(x) * word_dim:.3g} numbers, over rnnlib's {MAX_MATRIX_SIZE:.0e} per matrix; "
+            "split it into sentences"
+        )
     if y is None:
         return x
     y = _as_ids(y, "y", word_dim)

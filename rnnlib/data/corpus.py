@@ -177,8 +177,17 @@ def _resolve(name_or_url: str, sha256: str | None) -> tuple[str, str | None, str
         dataset = DATASETS[name_or_url]
         expected = (sha256 or dataset.sha256 or "").lower() or None
         return dataset.url, expected, dataset.filename, f"{dataset.loader.__name__}(path)"
+    scheme = urllib.parse.urlparse(name_or_url).scheme
+    if scheme and scheme not in ("http", "https") and "://" in name_or_url:
+        raise ValueError(
+            f"{name_or_url!r}: a {scheme}:// URL; expected an http:// or https:// URL, or one of "
+            f"{_names()}"
+        )
     if not re.match(r"https?://", name_or_url):
-        raise ValueError(f"unknown dataset {name_or_url!r}: expected a URL or one of {_names()}")
+        raise ValueError(
+            f"unknown dataset {name_or_url!r}: expected an http:// or https:// URL or one of "
+            f"{_names()}"
+        )
     # Prefix a hash of the URL, so that two different .../input.txt do not collide.
     basename = Path(urllib.parse.urlparse(name_or_url).path).name
     basename = re.sub(r"[^\w.-]", "_", basename).lstrip(".") or "download"

@@ -85,6 +85,10 @@ def _read(path: str, sha256: str) -> FrozenCorpus:
             f"{path}: the frozen corpus file is missing; reinstall rnnlib "
             "(or use builtin_corpus(live=True) to build the corpus from your own Python)"
         ) from None
+    except OSError as e:  # a directory in its place, no permission to read it
+        raise CorpusFileError(
+            f"{path}: the frozen corpus file cannot be read ({e.strerror or e}); reinstall rnnlib"
+        ) from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise CorpusFileError(

@@ -226,9 +226,21 @@ class Vocabulary:
             raise FileNotFoundError(f"no vocabulary file at {path}")
         try:
             words = json.loads(path.read_text(encoding="utf-8"))["index_to_word"]
+        except RecursionError:
+            raise ValueError(
+                f"{path} is not a vocabulary file (Vocabulary.save): JSON nested too deeply"
+            ) from None
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise ValueError(f"{path} is not a vocabulary file (Vocabulary.save): {e}") from e
-        return cls(words)
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ValueError(
+                f"{path}: index_to_word is {type(words).__name__} {str(words)[:40]!r}; "
+                "expected a list of words (strings)"
+            )
+        try:
+            return cls(words)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
 
 
 # --- word statistics (for the plots in notebook 1) --------------------------------

@@ -291,7 +291,7 @@ class RNNNumpyFast:
         loss_scale = 1.0 / len(batch.targets)
         if optimizer.name == "sgd":  # plain SGD (rnnlib.training.optimizers.SGD)
             self._sgd(batch, optimizer.learning_rate, clip_norm, loss_scale)
-            optimizer.t += 1
+            optimizer.count_step()
             return
         clip_norm = check_clip_norm(clip_norm)
         words, dUT_rows, dV1, dW = self._gradients(batch, scale=loss_scale)

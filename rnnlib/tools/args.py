@@ -53,3 +53,16 @@ seed = _argument_type(int, _accepted_by(check_seed), "an integer in [0, 2**31)",
 
 class CommandFailed(Exception):
     """What stops a command: main() prints its message on one line and returns status 1."""
+
+
+def load_or_fail(path, parser, context: str = ""):
+    """The checkpoint at `path`; a missing one is a bad argument (status 2), a broken one a
+    bad file (status 1), each one line."""
+    from rnnlib.training.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as e:  # the file is there but wrong: it names itself and why
+        raise CommandFailed(f"{context}{e}") from e
+    except (FileNotFoundError, ValueError, IsADirectoryError) as e:
+        parser.error(f"{context}{e}")

@@ -9,8 +9,8 @@
 
 `train` is rnnlib.tools.train_command (its defaults: the series' recipe on the benchmark
 split), `evaluate` rnnlib.tools.evaluate, `bench` rnnlib.tools.bench. Failures a user can
-fix (a checkpoint in the way, an unwritable place, a changed corpus) end with one line on
-stderr and status 1.
+fix (a checkpoint in the way, an unwritable place, a changed corpus, a broken file) end with
+one line on stderr and status 1; bad arguments (a missing file among them) with status 2.
 """
 
 import argparse
@@ -18,7 +18,14 @@ import sys
 from pathlib import Path
 
 from rnnlib.tools import train_command
-from rnnlib.tools.args import CommandFailed, non_negative_int, positive_float, positive_int, seed
+from rnnlib.tools.args import (
+    CommandFailed,
+    load_or_fail,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed,
+)
 
 
 def generate(args, parser) -> int:
@@ -26,12 +33,8 @@ def generate(args, parser) -> int:
     import numpy as np
 
     from rnnlib.sampling import generate_sentences, sentence_text
-    from rnnlib.training.checkpoint import load_checkpoint
 
-    try:
-        checkpoint = load_checkpoint(args.checkpoint)
-    except (FileNotFoundError, ValueError) as e:  # missing, or not a checkpoint
-        parser.error(str(e))
+    checkpoint = load_or_fail(args.checkpoint, parser)
     if checkpoint.vocab is None:
         parser.error(f"{args.checkpoint} holds no vocabulary, so its ids cannot become words")
     rng = np.random.default_rng(args.seed)

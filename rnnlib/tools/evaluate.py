@@ -12,7 +12,7 @@ split, loss, perplexity and tokens.
 import json
 from pathlib import Path
 
-from rnnlib.tools.args import positive_int
+from rnnlib.tools.args import CommandFailed, load_or_fail, positive_int
 
 
 def add_arguments(parser) -> None:
@@ -32,19 +32,18 @@ def run(args, parser) -> int:
     if args.ngram is not None and not 1 <= args.ngram <= 4:
         parser.error(f"--ngram {args.ngram}: expected an order from 1 to 4")
     from rnnlib.data.benchmark import benchmark_split
+    from rnnlib.data.frozen import CorpusFileError
     from rnnlib.evaluation.scoring import ngram_baselines, score
 
-    split = benchmark_split()
-    if args.ngram is not None:  # fitted on the split's training part
+    checkpoint = None if args.checkpoint is None else load_or_fail(args.checkpoint, parser)
+    try:  # after the checkpoint: a broken file is said before the split is built
+        split = benchmark_split()
+    except (FileNotFoundError, CorpusFileError) as e:  # rnnlib's frozen corpus: gone, or damaged
+        raise CommandFailed(str(e)) from e
+    if checkpoint is None:  # an n-gram model, fitted on the split's training part
         ((name, model),) = ngram_baselines(split, orders=(args.ngram,)).items()
         vocab = None
     else:
-        from rnnlib.training.checkpoint import load_checkpoint
-
-        try:
-            checkpoint = load_checkpoint(args.checkpoint)
-        except (FileNotFoundError, ValueError) as e:
-            parser.error(str(e))
         model, vocab, name = checkpoint.model, checkpoint.vocab, str(checkpoint.path)
     try:
         result = score(model, split, args.split, vocab=vocab)

@@ -8,6 +8,7 @@ still read from there.
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 DATA_OPTIONS = ("corpus", "corpus_path", "sentences", "vocabulary_size", "seed")
@@ -99,6 +100,8 @@ def saved_data_options(checkpoint) -> dict:
             ) from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise RunDataError(f"cannot read {legacy}: {e}") from e
+        except RecursionError:
+            raise RunDataError(f"cannot read {legacy}: JSON nested too deeply") from None
     missing = [k for k in DATA_OPTIONS if not isinstance(saved, dict) or k not in saved]
     if missing:
         raise RunDataError(f"the saved data options of {checkpoint.path} lack {missing}")
@@ -110,6 +113,12 @@ def check_same_corpus(saved: dict) -> None:
     path, expected = saved.get("corpus_path"), saved.get("corpus_sha256")
     if path is None or expected is None:
         return  # the built-in or synthetic corpus, or a run saved before checksums were
+    hex_digest = isinstance(expected, str) and re.fullmatch(r"[0-9a-f]{64}", expected)
+    if not isinstance(path, str) or not hex_digest:
+        raise RunDataError(
+            f"the saved corpus_path {path!r} and corpus_sha256 {expected!r}: expected a path "
+            "and 64 hexadecimal digits"
+        )
     try:
         actual = file_sha256(path)
     except OSError as e:

@@ -3,7 +3,9 @@
 Not a lesson: the command line around `train_with_sgd` (notebook 4). With every option at
 its default it trains RNNNumpyFast (H = 100, full BPTT) with Adam on the mean loss per word,
 batches of 32, on the training part of the series' benchmark split, evaluating on its
-validation part; the final checkpoint holds the parameters of the best evaluation.
+validation part; each halving returns to the best evaluation first, the run ends after
+PATIENCE evaluations without a better loss (or below MIN_LEARNING_RATE), and the final
+checkpoint holds the parameters of the best evaluation.
 
 A training run writes its checkpoint at every loss evaluation and when interrupted. What
 `--resume` needs lives inside it, written in the same atomic save: the data options and a
@@ -16,7 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rnnlib.tools.args import CommandFailed, positive_float, positive_int, seed, truncation
+from rnnlib.tools.args import (
+    CommandFailed,
+    load_or_fail,
+    positive_float,
+    positive_int,
+    seed,
+    truncation,
+)
 from rnnlib.tools.rundata import (
     DATA_OPTIONS,
     RunDataError,
@@ -68,6 +77,11 @@ BACKENDS = {
     "keras": (_keras, 16, -1, 0.002, 5.0, None),  # Keras' autodiff computes full BPTT only
 }
 CORPORA = ("benchmark", "builtin", "synthetic", "text", "reddit")
+# The recipe's early stopping (train_with_sgd has it all off, as the tutorial): end after
+# PATIENCE evaluations without a better validation loss, return to the best before each
+# halving, and end when halvings take the rate below MIN_LEARNING_RATE.
+PATIENCE = 3
+MIN_LEARNING_RATE = 1e-6
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
@@ -105,6 +119,7 @@ FRESH_DEFAULTS = {
 
 def _fresh_run(args, parser):
     """Model, vocabulary, data and train_with_sgd options of a new run."""
+    from rnnlib.data.frozen import CorpusFileError
     from rnnlib.training.checkpoint import checkpoint_file
 
     for name, default in FRESH_DEFAULTS.items():
@@ -129,7 +144,11 @@ def _fresh_run(args, parser):
             data["corpus_sha256"] = file_sha256(data["corpus_path"])  # what --resume compares
         else:
             X, y, vocab, validation = load_data(**data)
+    except CorpusFileError as e:  # rnnlib's own frozen corpus, damaged: a bad file, not argument
+        raise CommandFailed(f"--corpus {args.corpus}: {e}") from e
     except (FileNotFoundError, ValueError) as e:  # a missing, empty or malformed file
+        if args.corpus_path is None:  # not the user's file: rnnlib's own is missing
+            raise CommandFailed(f"--corpus {args.corpus}: {e}") from e
         parser.error(f"--corpus {args.corpus}: {e}")
     build, default_batch, default_truncation, default_rate, default_clip, default_optimizer = (
         BACKENDS[args.backend]
@@ -157,6 +176,9 @@ def _fresh_run(args, parser):
         "optimizer": None if optimizer == "sgd" else optimizer,
         "shuffle_seed": args.seed,
         "keep_best": True,  # the checkpoint ends at the best validation loss (early stopping)
+        "patience": args.patience or PATIENCE,
+        "restore_best_on_halving": True,
+        "min_learning_rate": MIN_LEARNING_RATE,
         "run_info": {"data": data},  # saved inside every checkpoint, for --resume
     }
     if validation is not None:  # the benchmark split: evaluate on its validation part
@@ -166,8 +188,6 @@ def _fresh_run(args, parser):
 
 def _resumed_run(args, parser):
     """The saved run's model, vocabulary and data; only the training settings given change."""
-    from rnnlib.training.checkpoint import load_checkpoint
-
     given = [name for name in FRESH_DEFAULTS if getattr(args, name) is not None]
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
@@ -176,10 +196,7 @@ def _resumed_run(args, parser):
         )
     if args.overwrite:
         parser.error("--resume continues the run in --checkpoint; --overwrite would replace it")
-    try:
-        checkpoint = load_checkpoint(args.checkpoint)
-    except (FileNotFoundError, ValueError) as e:
-        parser.error(f"--resume: {e}")
+    checkpoint = load_or_fail(args.checkpoint, parser, "--resume: ")
     if not checkpoint.training_state:
         parser.error(f"--resume: {checkpoint.path} holds no training state to continue")
     _check_writable(checkpoint.path)
@@ -202,11 +219,14 @@ def _resumed_run(args, parser):
         "evaluate_loss_after": args.evaluate_loss_after,
         "batch_size": args.batch_size,
         "clip_norm": args.clip_norm,
+        "patience": args.patience,
     }
     options.update({k: v for k, v in given.items() if v is not None})  # ... unless given
     options.update(resume_from=checkpoint, run_info={"data": saved})  # carried into new saves
     if args.minutes is not None:
         options["minutes"] = args.minutes
+    if args.reset_optimizer:
+        options["reset_optimizer"] = True
     if validation is not None:
         options["X_val"], options["y_val"] = validation
     return checkpoint.model, vocab, X, y, options
@@ -223,9 +243,12 @@ def _print_evaluation(model, history) -> None:
 
 def train(args, parser) -> int:
     """Train a model; checkpoints at each evaluation and on Ctrl-C; --resume continues."""
+    from rnnlib.training.checkpoint import CheckpointError
     from rnnlib.training.history import perplexity
-    from rnnlib.training.sgd import TrainingDiverged, train_with_sgd
+    from rnnlib.training.train import TrainingDiverged, train_with_sgd
 
+    if args.reset_optimizer and not args.resume:
+        parser.error("--reset-optimizer resets the optimiser of a run continued with --resume")
     model, vocab, X, y, options = (_resumed_run if args.resume else _fresh_run)(args, parser)
     print(
         f"{type(model).__name__}: {len(X)} sentences, {sum(map(len, X))} words, "
@@ -252,13 +275,22 @@ def train(args, parser) -> int:
         )
         return 130
     except TrainingDiverged as e:
-        print(f"training diverged: {e}", file=sys.stderr)
+        message = str(e)  # the loop's messages say "training diverged" themselves
+        if not message.startswith("training diverged"):
+            message = f"training diverged: {message}"
+        print(message, file=sys.stderr)
         return 1
+    except CheckpointError as e:  # --resume of a state that cannot continue (a lost moment)
+        raise CommandFailed(f"--resume: {e}") from e
     except OSError as e:  # a checkpoint that could not be saved: "cannot write {path}: ..."
         raise CommandFailed(str(e)) from e
+    if args.no_progress and history.stop_reason:  # the progress bar has written it otherwise
+        print(history.stop_reason, file=sys.stderr)
     print(
-        f"{history.examples_seen:,} sentences trained on; checkpoint {args.checkpoint} holds a "
-        f"model of loss {history.final_loss:.4f} (perplexity {perplexity(history.final_loss):.1f})",
+        f"{history.examples_seen:,} sentences trained on in {history.train_seconds:.0f} s "
+        f"(compiling {history.compile_seconds:.0f} s more); checkpoint {args.checkpoint} holds "
+        f"a model of loss {history.final_loss:.4f} "
+        f"(perplexity {perplexity(history.final_loss):.1f})",
         file=sys.stderr,
     )
     return 0
@@ -280,7 +312,16 @@ def add_arguments(t) -> None:
     )
     t.add_argument("--batch-size", type=positive_int, help="32 numpy-fast, 16 keras, else 1")
     t.add_argument("--epochs", type=positive_int, help="epochs in all (10, or as --minutes allow)")
-    t.add_argument("--minutes", type=positive_float, help="wall-clock budget of this call")
+    t.add_argument(
+        "--minutes",
+        type=positive_float,
+        help="training minutes of this call (compiling and evaluating not counted)",
+    )
+    t.add_argument(
+        "--patience",
+        type=positive_int,
+        help=f"stop after this many evaluations without a better loss ({PATIENCE})",
+    )
     t.add_argument("--optimizer", choices=OPTIMIZERS, help="adam for numpy-fast, else sgd")
     t.add_argument("--evaluate-loss-after", type=positive_int, help="epochs between (1)")
     t.add_argument(
@@ -291,6 +332,11 @@ def add_arguments(t) -> None:
     t.add_argument("--dtype", choices=["float32", "float64"], help="backend's default if unset")
     t.add_argument("--checkpoint", type=Path, default=Path("rnnlib-model.npz"))
     t.add_argument("--resume", action="store_true", help="continue the run in --checkpoint")
+    t.add_argument(
+        "--reset-optimizer",
+        action="store_true",
+        help="with --resume: start the optimiser's moments afresh (e.g. a file lacking one)",
+    )
     t.add_argument(
         "--overwrite", action="store_true", help="start afresh over an existing --checkpoint"
     )

@@ -5,6 +5,10 @@ One `.npz` file, readable with `allow_pickle=False`:
     param/<name>   each array of model.get_params()
     vocab_*        the vocabulary's arrays (Vocabulary.to_arrays), when one is saved
     optimizer/<key>  the optimiser's state_dict() (moments, step count), when one is saved
+    best/param/<name>, best/optimizer/<key>
+                   the run's best evaluation so far (keep_best, restoring halvings): its
+                   parameters and the optimiser state that goes with them, saved in the same
+                   write as the rest, so a resumed run can return to a best from before
     meta           a 0-d unicode array holding JSON: the model class ("module:QualName"),
                    its config(), the training state, the rnnlib version
 
@@ -24,6 +28,7 @@ trained with, and loading needed a model of the right size built by hand. Here
 
 import importlib
 import json
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +39,13 @@ import rnnlib
 from rnnlib._io import atomic_path
 from rnnlib.data.vocab import Vocabulary
 from rnnlib.interface import check_numeric_array, check_saved_config
+from rnnlib.training.optimizers import check_state
 
 FORMAT = "rnnlib-checkpoint"
 FORMAT_VERSION = 1
 PARAM_PREFIX = "param/"
 OPTIMIZER_PREFIX = "optimizer/"
+BEST_PREFIX = "best/"  # before param/ and optimizer/: the best evaluation's copies
 META_KEY = "meta"
 
 
@@ -56,6 +63,8 @@ class Checkpoint:
     version: str
     path: Path
     optimizer_state: dict | None = None  # key -> array (0-d for numbers and the name)
+    best_params: dict | None = None  # the best evaluation's parameters, when saved
+    best_optimizer_state: dict | None = None  # and its optimiser state
 
 
 def checkpoint_file(path) -> Path:
@@ -97,12 +106,15 @@ def _class_name(model) -> str:
     return name
 
 
-def save_checkpoint(path, model, vocab=None, training_state=None, optimizer_state=None) -> Path:
-    """Write model (+ vocab, + JSON training state, + an optimiser's state_dict()) to one .npz
-    atomically; return its path.
+def save_checkpoint(
+    path, model, vocab=None, training_state=None, optimizer_state=None, best=None
+) -> Path:
+    """Write model (+ vocab, + JSON training state, + an optimiser's state_dict(), + the best
+    evaluation's {"params", "optimizer"}) to one .npz atomically; return its path.
 
     Missing parent directories are created.
     """
+    model_class = _class_name(model)  # first: anything else is no model of ours
     path = checkpoint_file(path)
     word_dim = getattr(model, "word_dim", None)
     if vocab is not None and word_dim is not None and len(vocab) != word_dim:
@@ -113,11 +125,13 @@ def save_checkpoint(path, model, vocab=None, training_state=None, optimizer_stat
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model_class": _class_name(model),
+        "model_class": model_class,
         "config": model.config(),
         "param_names": list(params),
         "vocab_keys": [] if vocab is None else list(vocab.to_arrays()),
         "optimizer_keys": [] if optimizer_state is None else list(optimizer_state),
+        "best_param_names": [] if best is None else list(best["params"]),
+        "best_optimizer_keys": list((best or {}).get("optimizer") or {}),
         "training_state": training_state,
         "rnnlib_version": rnnlib.__version__,
     }
@@ -128,10 +142,17 @@ def save_checkpoint(path, model, vocab=None, training_state=None, optimizer_stat
     arrays = {PARAM_PREFIX + name: np.asarray(value) for name, value in params.items()}
     if vocab is not None:
         arrays.update(vocab.to_arrays())
-    for key, value in (optimizer_state or {}).items():
-        arrays[OPTIMIZER_PREFIX + key] = np.asarray(value)
-        if arrays[OPTIMIZER_PREFIX + key].dtype == object:
-            raise TypeError(f"optimizer state {key!r} is not an array of numbers or a string")
+    best = best or {}
+    for name, value in (best.get("params") or {}).items():
+        arrays[BEST_PREFIX + PARAM_PREFIX + name] = np.asarray(value)
+    for prefix, state in (
+        (OPTIMIZER_PREFIX, optimizer_state),
+        (BEST_PREFIX + OPTIMIZER_PREFIX, best.get("optimizer")),
+    ):
+        for key, value in (state or {}).items():
+            arrays[prefix + key] = np.asarray(value)
+            if arrays[prefix + key].dtype == object:
+                raise TypeError(f"optimizer state {key!r} is not an array of numbers or a string")
     arrays[META_KEY] = np.array(meta_json, dtype=np.str_)
     with atomic_path(path) as tmp:
         # An open file, not a name: np.savez would append ".npz" to the temporary name.
@@ -205,6 +226,13 @@ def _read_meta(path: Path, archive) -> dict:
             raise ValueError(f"no {missing} in it")
         if not all(isinstance(meta[key], list) for key in ("param_names", "vocab_keys")):
             raise ValueError("param_names and vocab_keys must be lists")
+        if not isinstance(meta.get("best_param_names", []), list):
+            raise ValueError("best_param_names must be a list")
+    except RecursionError:  # JSON nested deeper than Python's parser goes
+        raise CheckpointError(
+            f"{path}: unreadable metadata: JSON nested too deeply (over "
+            f"{sys.getrecursionlimit()} levels); rnnlib writes at most a few"
+        ) from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{path}: unreadable metadata: {e!r}") from e
     return meta
@@ -223,24 +251,33 @@ def _import_model_class(path: Path, name):
     return getattr(importlib.import_module(module_name), qualname)
 
 
-def _read_params(path: Path, archive, meta: dict, expected: dict) -> dict[str, np.ndarray]:
-    """The parameters, each checked (shape from its header, then finite) before a model exists."""
-    class_name, config, param_names = meta["model_class"], meta["config"], meta["param_names"]
+def _read_params(
+    path: Path, archive, meta: dict, expected: dict, prefix: str = PARAM_PREFIX, names=None
+) -> dict[str, np.ndarray]:
+    """The parameters, each checked (shape and float dtype from its header, then finite)
+    before a model exists."""
+    class_name, config = meta["model_class"], meta["config"]
+    param_names = meta["param_names"] if names is None else names
     if set(param_names) != set(expected):
         raise CheckpointError(
             f"{path}: parameters {sorted(map(str, param_names))} do not match {class_name}'s "
             f"{sorted(expected)}"
         )
     for name in param_names:  # every header first: no data is read for a file that lies
-        shape, dtype = _stored(path, archive, PARAM_PREFIX + name)
+        shape, dtype = _stored(path, archive, prefix + name)
         if shape != expected[name]:
             raise CheckpointError(
-                f"{path}: parameter {name} has shape {shape}, but the saved config "
+                f"{path}: parameter {prefix + name} has shape {shape}, but the saved config "
                 f"{config} needs {expected[name]}"
+            )
+        if dtype.kind != "f":  # an int8 array would load "fine" as float32, its values lost
+            raise CheckpointError(
+                f"{path}: parameter {prefix + name} has dtype {dtype}; a checkpoint's weights "
+                "are floating point"
             )
     params = {}
     for name in param_names:
-        array = _read(path, archive, PARAM_PREFIX + name)
+        array = _read(path, archive, prefix + name)
         try:
             params[name] = check_numeric_array(array, name, array.dtype)  # numeric, finite
         except (ValueError, TypeError) as e:
@@ -248,22 +285,35 @@ def _read_params(path: Path, archive, meta: dict, expected: dict) -> dict[str, n
     return params
 
 
-def _read_optimizer_state(path: Path, archive, meta: dict, expected: dict) -> dict | None:
-    """An optimiser's saved state (None if none): numbers, no larger than the model's weights."""
-    keys = meta.get("optimizer_keys") or []  # absent in older checkpoints
-    missing = [k for k in keys if OPTIMIZER_PREFIX + k not in archive.files]
+def _read_optimizer_state(
+    path: Path, archive, keys, expected: dict, prefix: str = OPTIMIZER_PREFIX
+) -> dict | None:
+    """An optimiser's saved state (None if none): each moment a finite float array of its
+    parameter's shape (checked from its header first), each other entry a number.
+
+    Whether every moment is there is checked when a run resumes (state_from_checkpoint),
+    where the caller may choose to reset the optimiser instead.
+    """
+    keys = keys or []  # absent in older checkpoints
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise CheckpointError(f"{path}: optimizer keys must be a list of strings, got {keys!r}")
+    missing = [k for k in keys if prefix + k not in archive.files]
     if missing:
         raise CheckpointError(f"{path}: missing optimizer state keys {missing}")
     largest = max(int(np.prod(shape)) for shape in expected.values())
-    state = {}
-    for key in keys:
-        shape, dtype = _stored(path, archive, OPTIMIZER_PREFIX + key)
-        if int(np.prod(shape)) > largest or dtype.kind not in "fiuU":
+    for key in keys:  # headers first: nothing oversized is read
+        shape, dtype = _stored(path, archive, prefix + key)
+        if int(np.prod(shape)) > largest or dtype.kind not in "fiuUb":
             raise CheckpointError(
-                f"{path}: optimizer state {key!r} ({shape}, {dtype}) is not a moment of this "
-                "model's weights or a number"
+                f"{path}: optimizer state {prefix + key!r} ({shape}, {dtype}) is not a moment "
+                "of this model's weights or a number"
             )
-        state[key] = _read(path, archive, OPTIMIZER_PREFIX + key)
+    state = {key: _read(path, archive, prefix + key) for key in keys}
+    try:
+        if state:
+            check_state(state, expected, complete=False)
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {prefix}: {e}") from e
     return state or None
 
 
@@ -315,7 +365,16 @@ def load_checkpoint(path) -> Checkpoint:
         expected = model_class.param_shapes(word_dim, hidden_dim)
         params = _read_params(path, archive, meta, expected)
         vocab = _read_vocab(path, archive, meta["vocab_keys"], word_dim)
-        optimizer_state = _read_optimizer_state(path, archive, meta, expected)
+        optimizer_state = _read_optimizer_state(path, archive, meta.get("optimizer_keys"), expected)
+        best_names = meta.get("best_param_names") or []  # absent in older checkpoints
+        best_params = best_optimizer_state = None
+        if best_names:
+            best_prefix = BEST_PREFIX + PARAM_PREFIX
+            best_params = _read_params(path, archive, meta, expected, best_prefix, best_names)
+            best_optimizer_state = _read_optimizer_state(
+                path, archive, meta.get("best_optimizer_keys"), expected,
+                BEST_PREFIX + OPTIMIZER_PREFIX,
+            )  # fmt: skip
 
     try:  # the size is known to be within limits, and to be that of the arrays read
         model = model_class(**config)
@@ -332,6 +391,8 @@ def load_checkpoint(path) -> Checkpoint:
         version=str(meta.get("rnnlib_version", "unknown")),
         path=path,
         optimizer_state=optimizer_state,
+        best_params=best_params,
+        best_optimizer_state=best_optimizer_state,
     )
 
 

@@ -66,6 +66,14 @@ class History:
     # The evaluated loss of the model a train_with_sgd call returned: its last evaluation,
     # the off-schedule check of its end state, or the best one kept (keep_best).
     final_loss: float | None = None
+    # Why the run ended before its epochs or budget ran out ("" if it did not): patience,
+    # or the learning-rate floor.
+    stop_reason: str = ""
+    # Seconds spent in training steps, and compiling (what the model reports as compile
+    # time, in steps and evaluations), over every call of the run. Evaluations are in neither.
+    # Measurements, not decisions: two runs of the same steps are equal whatever they took.
+    train_seconds: float = field(default=0.0, compare=False)
+    compile_seconds: float = field(default=0.0, compare=False)
 
     @property
     def losses(self) -> list[float]:
@@ -85,6 +93,15 @@ class History:
             "step_loss": self.step_loss,
             "examples_seen": self.examples_seen,
             "final_loss": self.final_loss,
+            "stop_reason": self.stop_reason,
+            "train_seconds": self.train_seconds,
+            "compile_seconds": self.compile_seconds,
+        }
+
+    def without_timings(self) -> dict:
+        """to_dict() less the seconds: what two runs of the same steps share exactly."""
+        return {
+            k: v for k, v in self.to_dict().items() if k not in ("train_seconds", "compile_seconds")
         }
 
     @classmethod
@@ -101,9 +118,15 @@ class History:
             examples_seen = int(data.get("examples_seen", 0))
             final = data.get("final_loss")  # absent in older checkpoints
             final_loss = None if final is None else float(final)
-        except (KeyError, TypeError, ValueError) as e:
+            stop_reason = str(data.get("stop_reason", ""))  # these three: absent in older ones
+            train_seconds = float(data.get("train_seconds", 0.0))
+            compile_seconds = float(data.get("compile_seconds", 0.0))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"not a training history (History.to_dict): {e!r}") from e
-        return cls(evaluations, halvings, step_loss, examples_seen, final_loss)
+        return cls(
+            evaluations, halvings, step_loss, examples_seen, final_loss, stop_reason,
+            train_seconds, compile_seconds,
+        )  # fmt: skip
 
 
 DIVERGED_FACTOR = 1.5  # a loss this many times log C is half as bad again as a uniform guess

@@ -41,8 +41,22 @@ def _check_number(value, name: str, expected: str, accept) -> float:
     return float(value)
 
 
+def finite(array: np.ndarray) -> bool:
+    """Whether `array` is free of NaN/inf: one sum, no temporary array (NaN or inf anywhere
+    makes the sum non-finite); an elementwise look only when the sum overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is looked into
+        total = float(np.sum(array))
+    return math.isfinite(total) or bool(np.all(np.isfinite(array)))
+
+
+class NonFiniteGradient(ValueError):
+    """A gradient holds NaN or inf; the step was refused before anything changed."""
+
+
 def _pairs(params: dict, grads: dict):
-    """(name, parameter, gradient) for every parameter; names and shapes must agree."""
+    """(name, parameter, gradient) for every parameter; names and shapes must agree, and every
+    gradient must be finite (checked before any parameter changes, so a refused step needs no
+    copy of the parameters to undo it)."""
     if set(params) != set(grads):
         raise ValueError(
             f"gradients for {sorted(grads)} do not match the parameters {sorted(params)}"
@@ -50,6 +64,9 @@ def _pairs(params: dict, grads: dict):
     for name, p in params.items():
         if grads[name].shape != p.shape:
             raise ValueError(f"gradient {name} has shape {grads[name].shape}, parameter {p.shape}")
+    for name, g in grads.items():
+        if not finite(g):
+            raise NonFiniteGradient(f"the gradient of {name} holds NaN or inf")
     return [(name, p, grads[name]) for name, p in params.items()]
 
 
@@ -95,6 +112,10 @@ class Optimizer:
         """Change `params` (name -> ndarray) in place by one step along `grads`."""
         raise NotImplementedError
 
+    def count_step(self) -> None:
+        """Count one step taken outside `update` (a model's fused SGD step): t += 1."""
+        self.t += 1
+
     def state_dict(self) -> dict:
         """Everything needed to continue: name, hyperparameters, t, and the slot arrays
         as '<slot>/<parameter name>' (copies). Only strings, numbers and arrays."""
@@ -139,8 +160,9 @@ class SGD(Optimizer):
 
     def update(self, params: dict, grads: dict) -> None:
         """p <- p - lr g, for every parameter."""
+        pairs = _pairs(params, grads)  # checked before anything changes, t included
         self.t += 1
-        for _, p, g in _pairs(params, grads):
+        for _, p, g in pairs:
             p -= self.learning_rate * g
 
 
@@ -162,8 +184,9 @@ class Momentum(Optimizer):
 
     def update(self, params: dict, grads: dict) -> None:
         """v <- beta v + g;  p <- p - lr v  (Nesterov: p <- p - lr (g + beta v))."""
+        pairs = _pairs(params, grads)
         self.t += 1
-        for name, p, g in _pairs(params, grads):
+        for name, p, g in pairs:
             v = self._slot("velocity", name, p)
             v[...] = self.beta * v + g  # a running, decaying sum of the gradients
             if self.nesterov:  # look one step ahead along the velocity
@@ -192,9 +215,10 @@ class Adam(Optimizer):
 
     def update(self, params: dict, grads: dict) -> None:
         """m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - lr m_hat / (sqrt(v_hat) + eps)."""
+        pairs = _pairs(params, grads)
         self.t += 1
         b1, b2, t = self.beta1, self.beta2, self.t
-        for name, p, g in _pairs(params, grads):
+        for name, p, g in pairs:
             m, v = self._slot("m", name, p), self._slot("v", name, p)
             m[...] = b1 * m + (1 - b1) * g  # running mean of g
             v[...] = b2 * v + (1 - b2) * g * g  # running mean of g^2
@@ -204,6 +228,60 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+
+
+# --- checking a saved state ----------------------------------------------------------------
+
+# Slots that hold running means of g^2: never negative (sqrt(v) divides every step).
+NON_NEGATIVE_SLOTS = {"v"}
+
+
+def check_state(state: dict, shapes: dict, complete: bool = True) -> None:
+    """Refuse a saved optimiser state that `load_state_dict` must not continue from.
+
+    `shapes` is the model's parameter name -> shape. Every slot array must be a finite float
+    array of its parameter's shape (v never negative); t a whole number >= 0. With
+    `complete`, a state that has taken steps must hold every slot of every parameter (a
+    missing moment would silently restart at zero). Raises ValueError naming the key.
+    """
+    name = np.asarray(state.get("name", ""))
+    if name.shape != () or str(name) not in OPTIMIZERS:
+        raise ValueError(f"optimizer state 'name' is {name!r}: expected one of {list(OPTIMIZERS)}")
+    slots = OPTIMIZERS[str(name)].slots
+    for key, value in state.items():
+        array = np.asarray(value)
+        slot, _, param = key.partition("/")
+        if not param:  # a number: t or a hyperparameter
+            if key != "name" and (array.shape != () or array.dtype.kind not in "fiub"):
+                raise ValueError(
+                    f"optimizer state {key!r} must be one number, got shape {array.shape} "
+                    f"and dtype {array.dtype}"
+                )
+            continue
+        if slot not in slots or param not in shapes:
+            raise ValueError(
+                f"optimizer state {key!r} is not a moment of this model's weights: expected "
+                f"'<{'|'.join(slots) or 'no slots'}>/<{'|'.join(shapes)}>'"
+            )
+        if array.shape != tuple(shapes[param]) or array.dtype.kind != "f":
+            raise ValueError(
+                f"optimizer state {key!r} has shape {array.shape} and dtype {array.dtype}; "
+                f"expected floats of parameter {param}'s shape {tuple(shapes[param])}"
+            )
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"optimizer state {key!r} holds NaN or inf")
+        if slot in NON_NEGATIVE_SLOTS and np.any(array < 0):
+            raise ValueError(f"optimizer state {key!r} is a mean of squares but holds negatives")
+    t = np.asarray(state.get("t", 0))
+    if t.dtype.kind not in "iuf" or not float(t) >= 0 or float(t) != int(t):
+        raise ValueError(f"optimizer state 't' must be a whole number >= 0, got {t!r}")
+    if complete and int(t) > 0:
+        missing = [f"{s}/{p}" for s in slots for p in shapes if f"{s}/{p}" not in state]
+        if missing:
+            raise ValueError(
+                f"optimizer state is missing {missing} after {int(t)} steps: resetting the "
+                "optimiser starts its moments afresh"
+            )
 
 
 def make_optimizer(name: str, **hyperparameters) -> Optimizer:

@@ -2,9 +2,11 @@
 
 The state is the epoch, the position in it, the learning rate, the History, the
 shuffling generator as it was before this epoch's permutation was drawn (so a resumed run
-draws the same order again), the optimiser (moments, step count) if the run uses one, and
-what the caller needs to rebuild its data (`run`: the CLI's data options and corpus
-checksum), all saved in the same atomic write. Every update happens with Ctrl-C held off,
+draws the same order again), the optimiser (moments, step count) if the run uses one, the
+best evaluation so far (its loss and index; its parameters and optimiser state when the run
+returns to it: keep_best, restore_best_on_halving), and what the caller needs to rebuild
+its data (`run`: the CLI's data options and corpus checksum), all saved in the same atomic
+write. Every update happens with Ctrl-C held off,
 so the state is never half updated when it is saved.
 """
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from rnnlib.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from rnnlib.training.history import History
-from rnnlib.training.optimizers import optimizer_from_state
+from rnnlib.training.optimizers import check_state, optimizer_from_state
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64")
 
@@ -37,6 +39,16 @@ class TrainingState:
         None  # an rnnlib.training.optimizers.Optimizer; its state goes in the arrays
     )
     run: dict | None = None  # the caller's JSON about the run (the CLI: its data options)
+    best_loss: float | None = None  # the lowest evaluated loss so far
+    best_evaluation: int | None = None  # its index in history.evaluations
+    best_params: dict | None = None  # its parameters, kept when the run may return to them
+    best_optimizer: dict | None = None  # and its optimiser's state_dict()
+
+    def best(self) -> dict | None:
+        """The best evaluation's arrays, as save_checkpoint takes them (None if not kept)."""
+        if self.best_params is None:
+            return None
+        return {"params": self.best_params, "optimizer": self.best_optimizer}
 
     def to_dict(self, settings: dict) -> dict:
         """JSON-safe; the rng is saved as it was before this epoch's permutation."""
@@ -50,6 +62,9 @@ class TrainingState:
             "rng_state": rng_state,
             "settings": settings,
             "run": self.run,
+            "best": None
+            if self.best_loss is None
+            else {"loss": self.best_loss, "evaluation": self.best_evaluation},
         }
 
     def rng_state(self) -> dict:
@@ -67,14 +82,26 @@ class TrainingState:
             bit_generator = getattr(np.random, name)()
             bit_generator.state = rng_state
             rng = np.random.Generator(bit_generator)
+        history = History.from_dict(saved["history"])
+        best = saved.get("best")  # absent in checkpoints saved before the best was kept
+        best_loss = best_evaluation = None
+        if best is not None:
+            best_loss, best_evaluation = float(best["loss"]), int(best["evaluation"])
+            if not 0 <= best_evaluation < len(history.evaluations):
+                raise ValueError(
+                    f"best evaluation {best_evaluation} is not one of the "
+                    f"{len(history.evaluations)} in the history"
+                )
         return cls(
             int(saved["epoch"]),
             int(saved["position"]),
             int(saved["examples_seen"]),
             float(saved["learning_rate"]),
-            History.from_dict(saved["history"]),
+            history,
             rng,  # as it was when this epoch began: it draws this epoch's permutation again
             run=saved.get("run"),
+            best_loss=best_loss,
+            best_evaluation=best_evaluation,
         )
 
 
@@ -93,11 +120,13 @@ def fresh_state(
     return TrainingState(start_epoch, 0, seen, float(learning_rate), history, rng, run=run)
 
 
-def state_from_checkpoint(path, model, n: int, optimizer=None):
+def state_from_checkpoint(path, model, n: int, optimizer=None, reset_optimizer: bool = False):
     """Load the checkpoint's weights into `model`; return its training state and vocabulary.
 
     The saved optimiser state is loaded into `optimizer` (or into a new optimiser of the
-    saved kind when None); a run saved without one continues without one.
+    saved kind when None); a run saved without one continues without one. A saved state
+    that lacks a moment is a CheckpointError unless `reset_optimizer`: then the optimiser
+    keeps its kind and hyperparameters but starts afresh (t = 0, no moments).
     """
     checkpoint = path if isinstance(path, Checkpoint) else load_checkpoint(path)
     saved = checkpoint.training_state
@@ -120,18 +149,33 @@ def state_from_checkpoint(path, model, n: int, optimizer=None):
         state = TrainingState.from_dict(saved)
     except (KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{checkpoint.path}: incomplete training state: {e!r}") from e
-    state.optimizer = _saved_optimizer(checkpoint, optimizer)
+    except ValueError as e:  # a history or generator state that is not one
+        raise CheckpointError(f"{checkpoint.path}: broken training state: {e}") from e
+    shapes = {name: p.shape for name, p in checkpoint.model.get_params().items()}
+    saved_optimizer, best_optimizer = checkpoint.optimizer_state, checkpoint.best_optimizer_state
+    if reset_optimizer and saved_optimizer is not None:
+        saved_optimizer = {k: v for k, v in saved_optimizer.items() if "/" not in k}
+        saved_optimizer["t"], best_optimizer = 0, None  # hyperparameters kept, moments not
+    for what, arrays in (("optimizer/", saved_optimizer), ("best/optimizer/", best_optimizer)):
+        try:
+            if arrays is not None:
+                check_state(arrays, shapes, complete=True)
+        except ValueError as e:
+            raise CheckpointError(
+                f"{checkpoint.path}: {what}: {e} (reset_optimizer=True, or --reset-optimizer)"
+            ) from e
+    state.optimizer = _saved_optimizer(checkpoint.path, saved_optimizer, optimizer)
+    state.best_params, state.best_optimizer = checkpoint.best_params, best_optimizer
     model.set_params(checkpoint.model.get_params())
     return state, checkpoint.vocab
 
 
-def _saved_optimizer(checkpoint: Checkpoint, optimizer):
+def _saved_optimizer(path, saved: dict | None, optimizer):
     """The optimiser to continue with: `optimizer` (or a new one) holding the saved state."""
-    saved = checkpoint.optimizer_state
     if saved is None:
         if optimizer is not None:
             raise ValueError(
-                f"{checkpoint.path} was saved by a run without an optimizer, so there is no "
+                f"{path} was saved by a run without an optimizer, so there is no "
                 "optimizer state to continue: resume without optimizer="
             )
         return None

@@ -13,6 +13,8 @@ from rnnlib.training.optimizers import (
     SGD,
     Adam,
     Momentum,
+    NonFiniteGradient,
+    check_state,
     make_optimizer,
     optimizer_from_state,
 )
@@ -206,3 +208,52 @@ def test_mismatched_gradients_and_foreign_states_are_refused():
     del state["beta2"]
     with pytest.raises(ValueError, match=r"missing \['beta2'\]"):
         Adam().load_state_dict(state)
+
+
+# --- refusing what must not be continued from --------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [SGD, Momentum, Adam])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_gradient_is_refused_before_anything_changes(make, bad):
+    optimizer = make()
+    params = as_dict(P0)
+    run(optimizer, 2, params)
+    before, state = {k: v.copy() for k, v in params.items()}, optimizer.state_dict()
+    grads = as_dict(gradient(flat(params)))
+    grads["W"][1, 0] = bad  # the second array: the first would be updated first
+    with pytest.raises(NonFiniteGradient, match="the gradient of W holds NaN or inf"):
+        optimizer.update(params, grads)
+    for name, value in before.items():
+        np.testing.assert_array_equal(params[name], value)
+    after = optimizer.state_dict()
+    assert after.keys() == state.keys() and optimizer.t == 2
+    for key, value in state.items():
+        np.testing.assert_array_equal(after[key], value)
+
+
+def test_a_finite_gradient_whose_sum_overflows_is_still_taken():
+    params = {"w": np.zeros(4, dtype=np.float32)}
+    huge = np.full(4, 3e38, dtype=np.float32)  # finite; their float32 sum is inf
+    SGD(1e-38).update(params, {"w": huge})
+    np.testing.assert_allclose(params["w"], -3.0, rtol=1e-6)
+
+
+def test_a_saved_state_is_checked_against_the_parameters():
+    shapes = {"a": (3,), "W": (2, 2)}
+    adam = Adam()
+    run(adam, 2)
+    check_state(adam.state_dict(), shapes)  # the real thing passes
+    state = adam.state_dict()
+    del state["v/W"]
+    with pytest.raises(ValueError, match=r"missing \['v/W'\] after 2 steps"):
+        check_state(state, shapes)
+    check_state(state, shapes, complete=False)  # at load: completeness is the resumer's call
+    state = {**adam.state_dict(), "m/W": np.zeros((2, 2), dtype=np.int64)}
+    with pytest.raises(ValueError, match=r"'m/W' has shape \(2, 2\) and dtype int64"):
+        check_state(state, shapes)
+    with pytest.raises(ValueError, match="'m/b' is not a moment of this model's weights"):
+        check_state({**adam.state_dict(), "m/b": np.zeros(3)}, shapes)
+    with pytest.raises(ValueError, match="'t' must be a whole number >= 0"):
+        check_state({**adam.state_dict(), "t": np.array(-1)}, shapes)
+    check_state(Adam().state_dict(), shapes)  # no steps yet: no moments either

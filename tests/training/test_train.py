@@ -14,7 +14,7 @@ from rnnlib.numpy_rnn import RNNNumpy
 from rnnlib.numpy_rnn.fast import RNNNumpyFast
 from rnnlib.training.checkpoint import load_checkpoint
 from rnnlib.training.optimizers import Adam, Momentum
-from rnnlib.training.sgd import (
+from rnnlib.training.train import (
     Evaluation,
     Halving,
     History,
@@ -218,11 +218,36 @@ def test_a_step_to_nan_stops_with_the_last_good_parameters():
     with pytest.raises(TrainingDiverged, match="NaN") as info:
         train_with_sgd(model, X, X, 0.1, nepoch=2, progress=False)
     assert info.value.examples_seen == 2 and info.value.epoch == 0
-    reference = RNNNumpy(8, 4, seed=3)  # replay the two good steps by hand
-    reference.sgd_step(X[0], X[0], 0.1)
-    reference.sgd_step(X[1], X[1], 0.1)
+    assert str(info.value).count("training diverged") == 1
+    # No copy per step: the model's own SGD step is undone by returning to the last
+    # evaluation's parameters (epoch 0: the initial weights).
+    reference = RNNNumpy(8, 4, seed=3)
     for name, value in model.get_params().items():
         np.testing.assert_array_equal(value, reference.get_params()[name])
+
+
+def test_an_optimizer_refuses_a_nan_gradient_before_changing_anything():
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 8, 5) for _ in range(4)]
+    model = RNNNumpyFast(8, 4, seed=3, dtype=np.float64)
+    before = {}
+
+    def gradients_go_nan(self, xs, ys, optimizer, clip_norm=None):
+        if optimizer.t == 2:  # the third step: NaN gradients reach the optimiser
+            before.update(self.get_params(), t=optimizer.t, m=optimizer.state_dict()["m/U"])
+            grads = {name: np.full_like(p, np.nan) for name, p in self.get_params().items()}
+            optimizer.update({"U": self.U, "V": self.V, "W": self.W}, grads)
+        RNNNumpyFast.step_batch(self, xs, ys, optimizer, clip_norm)
+
+    model.step_batch = types.MethodType(gradients_go_nan, model)
+    adam = Adam(0.01)
+    with pytest.raises(TrainingDiverged, match="the gradient of .* holds NaN or inf") as info:
+        train_with_sgd(model, X, X, nepoch=2, optimizer=adam, batch_size=1, progress=False)
+    assert info.value.examples_seen == 2 and "from before it" in str(info.value)
+    for name, value in model.get_params().items():  # the step before the refused one
+        np.testing.assert_array_equal(value, before[name])
+    assert adam.t == before["t"] == 2
+    np.testing.assert_array_equal(adam.state_dict()["m/U"], before["m"])
 
 
 def test_a_nan_loss_stops_with_the_parameters_of_the_last_evaluation():
@@ -338,7 +363,7 @@ def straight_run(data, tmp_path, evaluate_loss_after, recipe="sgd"):
 def assert_same_run(model_a, history_a, model_b, history_b):
     for name, value in model_a.get_params().items():
         np.testing.assert_array_equal(value, model_b.get_params()[name])
-    assert history_a.to_dict() == history_b.to_dict()
+    assert history_a.without_timings() == history_b.without_timings()
 
 
 @pytest.mark.fixtures
@@ -586,6 +611,76 @@ def test_a_time_budget_stops_the_run_and_evaluates_where_it_stopped(monkeypatch)
     model = SlowModel([5.0, 4.0])
     train_with_sgd(model, X_IDS, X_IDS, 0.1, nepoch=1, minutes=60, progress=False)
     assert len(model.steps) == N
+
+
+def test_the_budget_counts_training_steps_not_compiling_or_evaluating(monkeypatch):
+    import rnnlib.training.loop as loop
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(loop, "clock", lambda: clock["now"])
+
+    class CompilingModel(ScriptedModel):
+        """Compiles for 100 s at its first step; every step takes 7 s, every evaluation 50 s."""
+
+        compile_seconds = {}  # what PyTensor models report: seconds per compiled function
+
+        def sgd_step(self, x, y, learning_rate, clip_norm=None):
+            super().sgd_step(x, y, learning_rate, clip_norm)
+            if not self.compile_seconds:
+                self.compile_seconds = {"step": 100.0}
+                clock["now"] += 100.0
+            clock["now"] += 7.0
+
+        def calculate_loss(self, X, Y):
+            clock["now"] += 50.0
+            return super().calculate_loss(X, Y)
+
+    model = CompilingModel([5.0, 4.5, 4.0])
+    history = train_with_sgd(
+        model, X_IDS, X_IDS, 0.1, minutes=1, evaluate_loss_after=1, progress=False
+    )
+    # As without compiling or evaluating: 60 s of training allow 9 steps of 7 s.
+    assert len(model.steps) == 9
+    assert history.compile_seconds == 100.0 and history.train_seconds == 9 * 7.0
+
+
+def test_a_pytensor_models_compile_seconds_are_recorded_apart():
+    from rnnlib.pytensor_rnn.rnn import RNNPyTensor
+
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 8, 5) for _ in range(4)]
+    model = RNNPyTensor(8, 4, seed=1)
+    assert model.compile_seconds == {}  # compiled on first use: inside the run
+    history = train_with_sgd(model, X, X, 0.01, nepoch=1, progress=False)
+    reported = sum(model.compile_seconds.values())  # the model's own stopwatch
+    assert reported > 0 and history.compile_seconds == pytest.approx(reported, rel=1e-9)
+    assert history.train_seconds > 0
+
+
+def test_a_budget_with_nothing_left_to_learn_ends_by_patience(monkeypatch):
+    import rnnlib.training.loop as loop
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(loop, "clock", lambda: clock["now"])
+
+    class SlowModel(ScriptedModel):
+        def sgd_step(self, x, y, learning_rate, clip_norm=None):
+            super().sgd_step(x, y, learning_rate, clip_norm)
+            clock["now"] += 1.0
+
+    model = SlowModel([5.0, 4.0] + [4.0] * 100)  # learns nothing after the first epoch
+    history = train_with_sgd(
+        model, X_IDS, X_IDS, 0.1, minutes=10, evaluate_loss_after=1, patience=3, progress=False
+    )
+    assert len(history.evaluations) == 5 and clock["now"] == 4 * N  # not 600 s
+    assert "patience 3" in history.stop_reason and "evaluation 1" in history.stop_reason
+
+
+def test_a_history_saved_before_the_timings_still_loads():
+    old = {"evaluations": [[0, 0, 5.0, 0.1]], "halvings": [], "step_loss": "", "examples_seen": 0}
+    history = History.from_dict(old)
+    assert history.train_seconds == history.compile_seconds == 0.0
+    assert history.stop_reason == "" and history.final_loss is None
 
 
 def test_keep_best_returns_to_the_best_evaluation_at_the_end():
