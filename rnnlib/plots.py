@@ -124,9 +124,11 @@ def plot_history(
     rate_axis = ax.twinx()
     # Outward past the perplexity axis's tick labels ("10000") and its label, not onto them.
     rate_axis.spines["right"].set_position(("outward", 66))
-    (rate_line,) = rate_axis.step(seen, [e.learning_rate for e in evaluations], where="post",
-                                  color="0.6", linewidth=1, label="learning rate")  # fmt: skip
-    rate_axis.set_ylim(0, 1.25 * max(e.learning_rate for e in evaluations))  # off the frame
+    # A rate set anew when the run continued (History.rate_changes) starts where it was set.
+    rate_seen, rates = zip(*history.rates_used(), strict=True)
+    (rate_line,) = rate_axis.step(rate_seen, rates, where="post", color="0.6", linewidth=1,
+                                  label="learning rate")  # fmt: skip
+    rate_axis.set_ylim(0, 1.25 * max(rates))  # off the frame
     rate_axis.set_ylabel("learning rate", color="tab:gray")
     handles, labels = ax.get_legend_handles_labels()
     # Below the axes, where nothing is drawn: inside, a legend hides points or the rate line.

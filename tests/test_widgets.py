@@ -496,6 +496,26 @@ def test_train_button_trains_like_train_with_sgd_and_redraws_at_each_evaluation(
     assert view.history == expected and [e.epoch for e in expected.evaluations] == list(range(7))
 
 
+def test_the_rate_line_shows_the_slider_rate_a_continued_run_used(data):
+    """Before: after a run that ended at 0.02, Train at 0.1 drew 0.02 until the next evaluation."""
+    X, Y = data
+    view = loss_curve(RNNNumpy(C, H, seed=1), X, Y)
+    view.learning_rate.value, view.epochs.value = 0.02, 2
+    view.train_button.click()
+    resumed_at = view.history.evaluations[-1].examples_seen
+    view.learning_rate.value = 0.1  # the learner moves the slider, then trains on
+    view.train_button.click()
+    rate_axis = next(ax for ax in view.figure.axes if ax.get_ylabel() == "learning rate")
+    (line,) = rate_axis.get_lines()
+    steps = list(zip(line.get_xdata(), line.get_ydata(), strict=True))
+    # From where the second click started: 0.1, the slider's rate, until an evaluation halves it.
+    at_resume = [rate for seen, rate in steps if seen == resumed_at]
+    assert at_resume == pytest.approx([0.02, 0.1])  # the evaluation's rate, then the one set
+    first_eval_after = next(e for e in view.history.evaluations if e.examples_seen > resumed_at)
+    assert first_eval_after.learning_rate in (pytest.approx(0.1), pytest.approx(0.05))
+    assert view.history.rate_changes[-1].learning_rate == pytest.approx(0.1)
+
+
 def test_curve_follows_any_trainer_through_its_callback(data):
     X, Y = data
     view = loss_curve()

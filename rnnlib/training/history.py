@@ -45,6 +45,14 @@ class Halving(NamedTuple):
     new_lr: float
 
 
+class RateSet(NamedTuple):
+    """A learning rate set by the caller when a run continues (not decided by the halving rule)."""
+
+    examples_seen: int
+    epoch: int
+    learning_rate: float
+
+
 class TrainingDiverged(RuntimeError):
     """The loss or the parameters became NaN/inf; the model holds its last good parameters."""
 
@@ -59,6 +67,9 @@ class History:
 
     evaluations: list[Evaluation] = field(default_factory=list)
     halvings: list[Halving] = field(default_factory=list)
+    # Rates given anew when a run continued with another one than its last evaluation's (the
+    # loss-curve widget's slider): the steps after it used that rate, whatever came before.
+    rate_changes: list[RateSet] = field(default_factory=list)
     # The loss each step followed, e.g. "sum per sentence" or "mean per target token"
     # (train_with_sgd says which runs use which); "" when the trainer did not say.
     step_loss: str = ""
@@ -90,6 +101,7 @@ class History:
         return {
             "evaluations": [list(e) for e in self.evaluations],
             "halvings": [list(h) for h in self.halvings],
+            "rate_changes": [list(r) for r in self.rate_changes],
             "step_loss": self.step_loss,
             "examples_seen": self.examples_seen,
             "final_loss": self.final_loss,
@@ -114,6 +126,9 @@ class History:
             halvings = [
                 Halving(int(a), int(b), float(c), float(d)) for a, b, c, d in data["halvings"]
             ]
+            rate_changes = [  # absent in older checkpoints
+                RateSet(int(a), int(b), float(c)) for a, b, c in data.get("rate_changes", [])
+            ]
             step_loss = str(data.get("step_loss", ""))  # absent in older checkpoints
             examples_seen = int(data.get("examples_seen", 0))
             final = data.get("final_loss")  # absent in older checkpoints
@@ -124,9 +139,15 @@ class History:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"not a training history (History.to_dict): {e!r}") from e
         return cls(
-            evaluations, halvings, step_loss, examples_seen, final_loss, stop_reason,
-            train_seconds, compile_seconds,
+            evaluations, halvings, rate_changes, step_loss, examples_seen, final_loss,
+            stop_reason, train_seconds, compile_seconds,
         )  # fmt: skip
+
+    def rates_used(self) -> list[tuple[int, float]]:
+        """(examples seen, rate) from each point on: every evaluation's rate and each rate set."""
+        points = [(e.examples_seen, 0, e.learning_rate) for e in self.evaluations]
+        points += [(r.examples_seen, 1, r.learning_rate) for r in self.rate_changes]
+        return [(seen, rate) for seen, _, rate in sorted(points)]  # a rate set after its evaluation
 
 
 DIVERGED_FACTOR = 1.5  # a loss this many times log C is half as bad again as a uniform guess

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlib.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from rnnlib.training.history import History
+from rnnlib.training.history import History, RateSet
 from rnnlib.training.optimizers import check_state, optimizer_from_state
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64")
@@ -117,6 +117,8 @@ def fresh_state(
         rng = shuffle_seed
     else:
         rng = np.random.default_rng(shuffle_seed)
+    if last is not None and float(learning_rate) != last.learning_rate:  # e.g. a slider moved
+        history.rate_changes.append(RateSet(seen, start_epoch, float(learning_rate)))
     return TrainingState(start_epoch, 0, seen, float(learning_rate), history, rng, run=run)
 
 

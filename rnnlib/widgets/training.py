@@ -26,7 +26,8 @@ def history_until(history: History, n: int) -> History:
         return History()
     last = (evaluations[-1].epoch, evaluations[-1].examples_seen)
     halvings = [h for h in history.halvings if (h.epoch, h.examples_seen) <= last]
-    return History(list(evaluations), halvings)
+    rate_changes = [r for r in history.rate_changes if r.examples_seen <= last[1]]
+    return History(list(evaluations), halvings, rate_changes)
 
 
 class LossCurve(FigureView):
