@@ -395,6 +395,23 @@ def plot_per_step_gradients(per_step: dict, ax=None):
     return ax
 
 
+def plot_gradient_spread(spreads: dict, ax=None):
+    """Median (line) and quartiles (band) of the gradient reaching d steps back, per model."""
+    ax = ax or plt.figure(figsize=(7, 4)).gca()
+    for label, spread in spreads.items():
+        d = np.arange(spread.length)
+        median = spread.quantiles[0.5]
+        (line,) = ax.semilogy(d, _positive(median), "-o", markersize=4,
+                              label=f"{label}: median of {spread.n_sentences} sentences")  # fmt: skip
+        low, high = spread.quantiles[0.25], spread.quantiles[0.75]
+        ax.fill_between(d, _positive(low), _positive(high), color=line.get_color(), alpha=0.2,
+                        label=f"{label}: middle half")  # fmt: skip
+    ax.set(xlabel="steps back from the output (d)",
+           ylabel="gradient reaching t − d, ÷ its size at d = 0")  # fmt: skip
+    ax.legend(fontsize=8)
+    return ax
+
+
 def plot_gradient_decay(norms_by_model: dict, ax=None):
     """Gradient norm by steps back (log scale) for several models, with the fitted decay per step."""
     from rnnlib.analysis.gradient_distance import decay_per_step

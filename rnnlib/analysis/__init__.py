@@ -16,9 +16,11 @@ rnnlib.plots and rnnlib.widgets show these numbers. The names below are importab
 
 from rnnlib.analysis.gradient_distance import (
     RECURRENT,
+    GradientSpread,
     connectivity,
     decay_per_step,
     gradient_by_distance,
+    gradient_spread,
     truncation,
     truncation_error,
 )
@@ -55,6 +57,7 @@ __all__ = [
     "RECURRENT_WEIGHTS",
     "SWEEP",
     "GradientFlow",
+    "GradientSpread",
     "NotTheTutorialRNN",
     "connectivity",
     "continue_sentence",
@@ -63,6 +66,7 @@ __all__ = [
     "gradient_flow",
     "gradient_flow_by_bptt",
     "gradient_flow_by_sweep",
+    "gradient_spread",
     "hidden_states",
     "is_tutorial_rnn",
     "model_copy",

@@ -10,6 +10,7 @@ output t's loss alone is the gradient of the sentence cut after t, minus the one
 """
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,6 +53,39 @@ def gradient_by_distance(model, x, y, t: int, params=RECURRENT) -> np.ndarray:
         norms.append(_norm(step, params))
         previous = grads
     return np.array(norms)
+
+
+class GradientSpread(NamedTuple):
+    """How much of output t's gradient reaches d steps back, over many sentences."""
+
+    quantiles: dict  # q -> (length,): the q-quantile over sentences of norms[d] / norms[0]
+    n_sentences: int
+    length: int  # each sentence cut to this many words; t = length - 1
+
+
+def gradient_spread(model, X, Y, length: int, max_sentences: int = 30, params=RECURRENT,
+                    quantiles=(0.25, 0.5, 0.75)) -> GradientSpread:  # fmt: skip
+    """Quantiles over sentences of the last output's gradient at distance d, relative to d = 0.
+
+    One sentence's curve is bumpy (a word that saturates the state cuts it); the median and
+    quartiles over up to `max_sentences` sentences of at least `length` words (each cut to
+    `length`, its last output measured) say what is typical. Relative to d = 0, so sentences
+    whose loss is large and those whose loss is small weigh alike.
+    """
+    rows = []
+    for x, y in zip(X, Y, strict=True):
+        if len(x) < length:
+            continue
+        norms = gradient_by_distance(model, x[:length], y[:length], length - 1, params)
+        if norms[0] > 0:
+            rows.append(norms / norms[0])
+        if len(rows) == max_sentences:
+            break
+    if not rows:
+        raise ValueError(f"no sentence of at least length = {length} words among {len(X)}")
+    stacked = np.array(rows)  # (sentences, length)
+    found = {q: np.quantile(stacked, q, axis=0) for q in quantiles}
+    return GradientSpread(found, len(rows), length)
 
 
 def connectivity(model, x, y, params=RECURRENT) -> np.ndarray:

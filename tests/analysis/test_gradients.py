@@ -157,3 +157,35 @@ def test_a_model_with_the_same_names_but_other_gradients_gets_the_slow_path(setu
         ValueError, match=r"params must be among U, V, W for this model, got \['E'\]"
     ):
         analysis.gradient_flow_by_sweep(model, x, y, params=("E",))
+
+
+def test_gradient_spread_is_the_quantiles_of_each_sentences_relative_profile():
+    rng = np.random.default_rng(4)
+    model = RNNNumpy(C, H, bptt_truncate=-1, seed=3)
+    model.W = model.W * 4  # a W that carries the error some way back
+    X = [rng.integers(0, C, n) for n in (3, 9, 8, 12, 6, 10)]  # two are too short: skipped
+    Y = [rng.integers(0, C, len(x)) for x in X]
+    spread = analysis.gradient_spread(model, X, Y, length=8)
+    rows = [
+        (n := analysis.gradient_by_distance(model, x[:8], y[:8], 7)) / n[0]
+        for x, y in zip(X, Y, strict=True)
+        if len(x) >= 8
+    ]
+    assert spread.n_sentences == len(rows) == 4 and spread.length == 8
+    for q in (0.25, 0.5, 0.75):
+        np.testing.assert_allclose(spread.quantiles[q], np.quantile(rows, q, axis=0))
+    assert spread.quantiles[0.5][0] == 1.0  # relative to d = 0
+    assert analysis.gradient_spread(model, X, Y, length=8, max_sentences=2).n_sentences == 2
+    with pytest.raises(ValueError, match="no sentence of at least length = 13 words among 6"):
+        analysis.gradient_spread(model, X, Y, length=13)
+
+
+def test_without_recurrent_weights_no_gradient_reaches_back():
+    """W = 0: s_t depends on x_t alone, so every part at d >= 1 is exactly 0 (a closed form)."""
+    model = RNNNumpy(C, H, bptt_truncate=-1, seed=3)
+    model.W = np.zeros_like(model.W)
+    rng = np.random.default_rng(5)
+    X = [rng.integers(0, C, 7) for _ in range(5)]
+    spread = analysis.gradient_spread(model, X, [rng.integers(0, C, 7) for _ in X], length=7)
+    for q in (0.25, 0.5, 0.75):
+        assert spread.quantiles[q][0] == 1.0 and np.all(spread.quantiles[q][1:] == 0.0)
