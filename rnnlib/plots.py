@@ -412,6 +412,30 @@ def plot_gradient_spread(spreads: dict, ax=None):
     return ax
 
 
+def plot_gru_gates(gates: dict, words, layer: int = 1):
+    """One GRU layer's update gate per unit (heatmap) and both gates' means per word (lines)."""
+    words = readable_words(words)
+    T = len(words)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(max(7, 0.42 * T), 5.6), height_ratios=[2, 1.3], sharex=True,
+        layout="constrained",
+    )  # fmt: skip
+    z = gates[layer]["update"]  # (T, H)
+    image = top.imshow(z.T, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(image, ax=top, label="update gate z (1: keep the old state)")
+    top.set(
+        ylabel="hidden unit", title=f"layer {layer}: the update gate of every unit, word by word"
+    )
+    for number in sorted(gates):
+        for gate, style in (("update", "-o"), ("reset", "--s")):
+            bottom.plot(range(T), gates[number][gate].mean(axis=1), style, markersize=3,
+                        label=f"layer {number}: mean {gate} gate")  # fmt: skip
+    bottom.set(ylim=(0, 1), ylabel="mean over units")
+    bottom.set_xticks(range(T), words, rotation=60, ha="right")
+    bottom.legend(fontsize=7, ncol=2, loc="lower right")
+    return fig
+
+
 def plot_gradient_decay(norms_by_model: dict, ax=None):
     """Gradient norm by steps back (log scale) for several models, with the fitted decay per step."""
     from rnnlib.analysis.gradient_distance import decay_per_step

@@ -232,3 +232,14 @@ def test_no_inset_without_halvings_or_when_the_rises_are_already_visible():
     )
     axes = plots.plot_history(history).child_axes
     assert [c for c in axes if not isinstance(c, SecondaryAxis)] == []
+
+
+def test_gru_gate_figure_draws_the_gates_it_is_given():
+    rng = np.random.default_rng(0)
+    gates = {n: {"update": rng.random((5, 3)), "reset": rng.random((5, 3))} for n in (1, 2)}
+    fig = plots.plot_gru_gates(gates, ["a", "b", "``", "c", "d"], layer=2)
+    top, bottom = fig.axes[:2]
+    np.testing.assert_array_equal(top.images[0].get_array(), gates[2]["update"].T)
+    lines = {line.get_label(): line.get_ydata() for line in bottom.get_lines()}
+    np.testing.assert_allclose(lines["layer 1: mean reset gate"], gates[1]["reset"].mean(axis=1))
+    assert [t.get_text() for t in bottom.get_xticklabels()][2] == "“"  # readable quote marks

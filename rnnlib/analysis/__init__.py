@@ -6,6 +6,7 @@
     recurrent_weights.py  notebooks 3, 6   which weights are W, rho(W), a copy with W scaled
     gradcheck.py          notebooks 3, 5   finite-difference gradient checks for any backend
     saturation.py         notebook 6       saturated tanh units: why a trained RNN's gradient fades
+    gates.py              notebook 6       a trained GRU's update and reset gates along a sentence
     unit_search.py        notebooks 4, 7   hidden units that track quotes, parentheses, position
 
 Everything is computed through the common model interface (`forward_propagation`, `bptt`,
