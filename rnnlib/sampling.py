@@ -118,3 +118,30 @@ def generate_sentences(model, vocab, n: int, rng, **kwargs) -> list[list[str]]:
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
     return [generate_sentence(model, vocab, rng, **kwargs) for _ in range(n)]
+
+
+class SamplesDuringTraining:
+    """A training callback that samples the same seeded sentences after every evaluation.
+
+    `cb(model, history)` for train_with_sgd and the Keras fit: after each evaluation it draws
+    `n` sentences with a fresh generator of `seed`, so what changes from one entry to the
+    next is the model, never the luck of the draw. `entries` holds (epoch, loss, sentences).
+    """
+
+    def __init__(self, vocab, n: int = 2, seed: int = 0, **options):
+        self.vocab, self.n, self.seed, self.options = vocab, n, seed, options
+        self.entries: list[tuple[int, float, list[str]]] = []
+
+    def __call__(self, model, history) -> None:
+        last = history.evaluations[-1]
+        rng = np.random.default_rng(self.seed)
+        sentences = generate_sentences(model, self.vocab, self.n, rng, **self.options)
+        self.entries.append((last.epoch, last.loss, [sentence_text(s) for s in sentences]))
+
+    def report(self) -> str:
+        """One block per evaluation: its epoch and loss, then the sentences it sampled."""
+        blocks = []
+        for epoch, loss, sentences in self.entries:
+            lines = "\n".join(f"    {s}" for s in sentences)
+            blocks.append(f"after epoch {epoch} (validation loss {loss:.2f}):\n{lines}")
+        return "\n".join(blocks)

@@ -188,3 +188,33 @@ def test_quote_tokens_are_shown_as_quotes_and_the_tokens_are_kept():
     assert readable_words(words) == ["he", "said", "“", "hi", "there", "”", "."]
     assert sentence_text(words) == "he said “hi there” ."
     assert words[2] == "``"  # the list given is not changed
+
+
+def test_samples_during_training_draw_the_same_seed_after_each_evaluation():
+    from rnnlib.sampling import SamplesDuringTraining, sentence_text
+    from rnnlib.training.train import train_with_sgd
+
+    rng = np.random.default_rng(8)
+    X = [np.r_[VOCAB.start_index, rng.integers(2, 6, 4)] for _ in range(20)]
+    Y = [np.r_[x[1:], END] for x in X]
+    model = RNNNumpy(len(WORDS), 5, seed=5)
+    snapshots = []  # the weights at each evaluation: the oracle samples from them
+
+    def keep(model, history):
+        snapshots.append(model.get_params())
+
+    samples = SamplesDuringTraining(VOCAB, n=3, seed=4, min_length=2, max_length=6)
+    history = train_with_sgd(model, X, Y, 0.05, nepoch=3, evaluate_loss_after=1,
+                             callbacks=[keep, samples], progress=False)  # fmt: skip
+    assert [(e, loss) for e, loss, _ in samples.entries] == [
+        (e.epoch, e.loss) for e in history.evaluations
+    ]
+    for params, (_, _, sentences) in zip(snapshots, samples.entries, strict=True):
+        twin = RNNNumpy(len(WORDS), 5, seed=0)
+        twin.set_params(params)
+        again = generate_sentences(
+            twin, VOCAB, 3, np.random.default_rng(4), min_length=2, max_length=6
+        )
+        assert sentences == [sentence_text(s) for s in again]
+    assert samples.entries[0][2] != samples.entries[-1][2]  # the model changed, not the seed
+    assert samples.report().splitlines()[0].startswith("after epoch 0 (validation loss ")
