@@ -46,6 +46,8 @@ def pair():
 
 def test_simple_rnn_with_numpy_weights_gives_the_same_o_s_and_loss(pair):
     reference, model = pair
+    # Whatever other tests left on (PyTensor's JAX backend turns 64-bit JAX on for good).
+    default_dtype = jax.numpy.asarray(1.0).dtype
     X, Y = sentences(0, [1, 4, 9, 14, 3])  # ragged: several padded lengths
     for x in X:
         o_ref, s_ref = reference.forward_propagation(x)
@@ -60,7 +62,7 @@ def test_simple_rnn_with_numpy_weights_gives_the_same_o_s_and_loss(pair):
     )
     assert model.calculate_loss(X, Y) == pytest.approx(reference.calculate_loss(X, Y), rel=1e-12)
     # 64-bit JAX was on only around the model's own work: the process default is untouched.
-    assert jax.numpy.asarray(1.0).dtype == np.float32
+    assert jax.numpy.asarray(1.0).dtype == default_dtype
 
 
 def test_simple_rnn_gradients_and_sgd_steps_match_numpy_full_bptt():
