@@ -1,0 +1,105 @@
+"""Training a Keras model data-parallel over several devices with keras.distribution (notebook 7).
+
+`devices=N` (or "all") anywhere in rnnlib.keras_rnn means: copy the weights to the first
+N devices JAX sees (every GPU, TPU core, or the CPU devices that
+XLA_FLAGS=--xla_force_host_platform_device_count=N makes), cut each batch into N equal
+slices along its rows, and let XLA run one slice per device and add their gradients up.
+That is `keras.distribution.DataParallel`; nothing here averages gradients by hand.
+
+The batch is the *global* batch: batch_size=32 on 2 devices is 16 rows per device, and
+the step is the one a single device takes on those 32 rows, so the learning rate that
+suits batch_size on one device suits it on N. (Growing batch_size with N, to keep each
+device as busy as before, takes a larger learning rate, as any larger batch does.)
+
+A batch whose rows N does not divide is padded with rows of weight 0 (`padded_rows`):
+the losses divide by the number of real words, so padding changes no loss and no
+gradient. One device is the default, and then nothing is moved or padded.
+"""
+
+from rnnlib.keras_rnn.layers import keras
+
+ALL = "all"
+
+
+def visible_devices() -> list:
+    """The devices JAX sees, in its order (GPUs first when there are any)."""
+    import jax
+
+    return jax.devices()
+
+
+def describe(devices) -> str:
+    """'2 devices: TFRT_CPU_0, TFRT_CPU_1' style summary of a device list."""
+    names = ", ".join(str(d) for d in devices)
+    return f"{len(devices)} {'device' if len(devices) == 1 else 'devices'} ({names})"
+
+
+def resolve_devices(devices) -> list:
+    """The first N devices JAX sees for devices=N, all of them for "all"; one clear error otherwise."""
+    seen = visible_devices()
+    if isinstance(devices, str) and devices.strip().lower() == ALL:
+        return seen
+    count = devices
+    if isinstance(devices, str) and devices.strip().isdigit():
+        count = int(devices)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(seen):
+        raise ValueError(
+            f"devices={devices!r}: expected an integer from 1 to {len(seen)} or {ALL!r}; "
+            f"JAX sees {describe(seen)}"
+        )
+    return seen[:count]
+
+
+def data_parallel(devices):
+    """keras.distribution.DataParallel over `devices` (N|"all"), or None for one device."""
+    chosen = resolve_devices(devices)
+    if len(chosen) == 1:
+        return None
+    return keras.distribution.DataParallel(devices=chosen)
+
+
+def device_count(distribution) -> int:
+    """How many devices a batch is split over (1 without a distribution)."""
+    return 1 if distribution is None else distribution.device_mesh.devices.size
+
+
+def padded_rows(rows: int, distribution) -> int:
+    """`rows` rounded up to a multiple of the device count: what padding brings a batch to."""
+    n = device_count(distribution)
+    return -(-rows // n) * n
+
+
+def place_variables(variables, distribution) -> None:
+    """Copy every variable's value onto every device of `distribution` (in place).
+
+    Variables made inside `distribution.scope()` are placed so already; a model built
+    before (on one device) has its values moved. Keras' jitted steps then keep each
+    variable where it lies. Without a distribution, values spread over several devices
+    come back to the first one, and values on one device stay where they are.
+    """
+    import jax
+
+    if distribution is None:
+        first = visible_devices()[0]
+        for variable in variables:
+            if len(variable.value.sharding.device_set) > 1:
+                variable.assign(jax.device_put(variable.value, first))
+        return
+    replicated = jax.sharding.NamedSharding(
+        distribution.device_mesh.backend_mesh, jax.sharding.PartitionSpec()
+    )
+    for variable in variables:
+        variable.assign(jax.device_put(variable.value, replicated))
+
+
+def shard_batch(arrays, distribution):
+    """Place each (B, ...) array with its rows cut into one slice per device."""
+    if distribution is None:
+        return arrays
+    import jax
+
+    def place(array):
+        layout = distribution.get_data_layout(array.shape).backend_layout
+        return jax.device_put(array, layout)
+
+    return tuple(place(a) for a in arrays)
