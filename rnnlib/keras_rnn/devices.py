@@ -29,7 +29,7 @@ def visible_devices() -> list:
 
 
 def describe(devices) -> str:
-    """'2 devices: TFRT_CPU_0, TFRT_CPU_1' style summary of a device list."""
+    """A device list in words: '2 devices (cpu:0, cpu:1)'."""
     names = ", ".join(str(d) for d in devices)
     return f"{len(devices)} {'device' if len(devices) == 1 else 'devices'} ({names})"
 
@@ -43,9 +43,9 @@ def resolve_devices(devices) -> list:
     if isinstance(devices, str) and devices.strip().isdigit():
         count = int(devices)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(seen):
+        counts = "1" if len(seen) == 1 else f"an integer from 1 to {len(seen)}"
         raise ValueError(
-            f"devices={devices!r}: expected an integer from 1 to {len(seen)} or {ALL!r}; "
-            f"JAX sees {describe(seen)}"
+            f"devices={devices!r}: expected {counts} or {ALL!r}; JAX sees {describe(seen)}"
         )
     return seen[:count]
 
@@ -56,6 +56,13 @@ def data_parallel(devices):
     if len(chosen) == 1:
         return None
     return keras.distribution.DataParallel(devices=chosen)
+
+
+def devices_of(distribution) -> list:
+    """The devices a model with this distribution computes on (the first one without)."""
+    if distribution is None:
+        return visible_devices()[:1]
+    return list(distribution.device_mesh.devices.flat)
 
 
 def device_count(distribution) -> int:

@@ -241,7 +241,7 @@ def compile_model(model, optimizer: str = "rmsprop", learning_rate: float = 0.00
 
 def train_on_batch(model, xs, ys) -> float:
     """One optimizer step on one padded, masked batch; returns its loss per word."""
-    if model.logits_model.optimizer is None:
+    if getattr(model.logits_model, "optimizer", None) is None:  # never compiled
         compile_model(model)
     pairs = check_sentences(xs, ys, model.word_dim)
     with precision(model.dtype), in_scope(model.distribution):
