@@ -19,7 +19,8 @@ from rnnlib.interface import (
     check_seed_or_generator,
 )
 from rnnlib.keras_rnn.char_data import CharTable
-from rnnlib.keras_rnn.fit import ShuffledBatches, fit_with_halving
+from rnnlib.keras_rnn.devices import data_parallel, padded_rows, place_variables
+from rnnlib.keras_rnn.fit import ShuffledBatches, fit_with_halving, in_scope
 from rnnlib.keras_rnn.layers import OneHot, keras
 from rnnlib.keras_rnn.saving import check_info, load_weights, read_rnnlib_info, save_keras
 from rnnlib.sampling import sample_index
@@ -71,6 +72,7 @@ class RNNKeras:
             )
         self.learning_rate = check_learning_rate(learning_rate)
         self.seed = check_seed(seed)
+        self.distribution = None  # keras.distribution.DataParallel once trained on N > 1 devices
         self.model = self._build()
         self._states_model = None  # built when forward_propagation is first called
 
@@ -101,9 +103,11 @@ class RNNKeras:
 
     def _compile(self, model) -> None:
         # Sparse targets (ids) give exactly categorical cross-entropy against one-hot targets.
+        # The mean over rows of weight 1: padding rows (weight 0, on several devices) count
+        # for nothing; without weights it is the plain mean.
         model.compile(
             optimizer=keras.optimizers.RMSprop(learning_rate=self.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
+            loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
         )
 
     def __repr__(self) -> str:
@@ -167,18 +171,25 @@ class RNNKeras:
         halve_on_rise: bool = True,
         shuffle_seed: int = 0,
         verbose="auto",
+        devices=None,
     ) -> History:
         """Fit for `nepoch` epochs; return the History of evaluated losses (per character).
 
         The loss is evaluated (on X_val/y_val when given, else on X/y) before the first
         epoch and after each one; the learning rate halves when it rose.
+
+        `devices` (N or "all") trains data-parallel: `batch_size` is the global batch, cut
+        into N slices, so the learning rate does not change with N; a batch that N does not
+        divide gets rows of weight 0 (rnnlib.keras_rnn.devices).
         """
         X = self._check_windows(X)
         y = self._check_targets(y, len(X))
         check_positive_int(batch_size, "batch_size")
         rng = np.random.default_rng(check_seed_or_generator(shuffle_seed, "shuffle_seed"))
         X_val, y_val = evaluation_data(X, y, X_val, y_val)
-        batches = ShuffledBatches(len(X), batch_size, lambda rows: (X[rows], y[rows]), rng)
+        if devices is not None:
+            self.use_devices(devices)
+        batches = ShuffledBatches(len(X), batch_size, self._batch_maker(X, y), rng)
         return fit_with_halving(
             self.model,
             batches,
@@ -190,7 +201,31 @@ class RNNKeras:
             model=self,
             halve_on_rise=halve_on_rise,
             verbose=verbose,
+            distribution=self.distribution,
         )
+
+    def use_devices(self, devices=1) -> None:
+        """Train data-parallel over `devices` (N or "all"); 1 is the default."""
+        self.distribution = data_parallel(devices)
+        model = self.model
+        with in_scope(self.distribution):  # optimizer state made from now on lies there too
+            model.optimizer.build(model.trainable_variables)
+        variables = [*model.variables, *model.optimizer.variables, *model.metrics_variables]
+        place_variables(variables, self.distribution)
+
+    def _batch_maker(self, X, y):
+        """rows -> (windows, targets), padded with rows of weight 0 to a multiple of the devices."""
+        if self.distribution is None:
+            return lambda rows: (X[rows], y[rows])
+
+        def make_batch(rows):
+            pad = padded_rows(len(rows), self.distribution) - len(rows)
+            rows = np.concatenate([rows, np.zeros(pad, dtype=int)])  # copies of row 0 ...
+            weights = np.ones(len(rows), dtype=np.float32)
+            weights[len(rows) - pad :] = 0.0  # ... that weigh nothing
+            return X[rows], y[rows], weights
+
+        return make_batch
 
     def calculate_loss(self, X, y) -> float:
         """Mean cross-entropy per predicted character (nats)."""

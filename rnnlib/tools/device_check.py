@@ -4,7 +4,7 @@ Not a lesson: the check to run first on a new machine (README, "Beyond one machi
 It prints one JSON object: the devices JAX sees, the JAX and CUDA versions, and for the
 accelerator (when there is one) and for the same machine's CPU, in the same run, the
 words per second and validation perplexity of notebook 8's Keras LSTM (H = 100, Adam at
-0.003, batches of 32 sentences) after `--steps` steps on the benchmark split. On a machine
+0.003, batches of 32 sentences of one bucket length, as its `fit` draws them) after `--steps` steps on the benchmark split. On a machine
 without an accelerator it says so and measures the CPU only.
 
 Words per second count the words of the timed steps only: every batch shape is compiled
@@ -19,6 +19,7 @@ from importlib import metadata
 
 import numpy as np
 
+from rnnlib.data.batching import length_batches
 from rnnlib.tools.args import positive_int
 
 WIKITEXT103_TRAIN_WORDS = 103_227_021  # tokens of wiki.train.tokens (Merity et al., 2016)
@@ -49,15 +50,16 @@ def versions() -> dict:
     }
 
 
-def batches_of(part, batch_size: int, count: int) -> list[tuple[list, list]]:
-    """`count` batches of (X, y) sentence lists in the part's (seeded, random) order, cycled."""
-    n = len(part.X)
-    starts = [(i * batch_size) % n for i in range(count)]
-    return [
-        ([part.X[(s + j) % n] for j in range(batch_size)],
-         [part.y[(s + j) % n] for j in range(batch_size)])
-        for s in starts
-    ]  # fmt: skip
+def batches_of(part, batch_size: int, count: int, seed: int = 0) -> list[tuple[list, list]]:
+    """`count` batches of (X, y) sentences of one bucket length each, as Keras' fit draws them.
+
+    Sentences of one bucket pad to one length, so little of a step is padding (one epoch of
+    seeded length_batches, cycled when `count` asks for more).
+    """
+    rng = np.random.default_rng(seed)
+    order = length_batches([len(x) for x in part.X], batch_size, rng)
+    chosen = [order[i % len(order)] for i in range(count)]
+    return [([part.X[i] for i in rows], [part.y[i] for i in rows]) for rows in chosen]
 
 
 def measure(device, split, steps: int, batch_size: int, hidden: int, seed: int) -> dict:
@@ -66,7 +68,7 @@ def measure(device, split, steps: int, batch_size: int, hidden: int, seed: int) 
 
     from rnnlib.keras_rnn.word import KerasLSTM
 
-    batches = batches_of(split.train, batch_size, steps)
+    batches = batches_of(split.train, batch_size, steps, seed)
     with jax.default_device(device):  # weights, batches and every compiled step live there
         model = KerasLSTM(len(split.vocab), hidden_dim=hidden, seed=seed)
         model.compile("adam", 0.003)

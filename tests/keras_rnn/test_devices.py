@@ -17,6 +17,7 @@ import jax
 import numpy as np
 import pytest
 
+from rnnlib.keras_rnn import KerasWordModel, RNNKeras
 from rnnlib.keras_rnn.devices import padded_rows, resolve_devices
 from rnnlib.tools.cli import main
 from rnnlib.training.checkpoint import load_checkpoint
@@ -39,8 +40,10 @@ def python(code_or_args, devices: int = 1, cwd=None) -> subprocess.CompletedProc
 # What the two-device process computes: each quantity once on 1 device, once on 2.
 COMPARISONS = """
 import json
+import sys
 import jax
 import numpy as np
+from rnnlib.keras_rnn import RNNKeras
 from rnnlib.keras_rnn.word import KerasLSTM
 
 rng = np.random.default_rng(0)
@@ -72,13 +75,32 @@ one, two = KerasLSTM(40, 12, seed=3), KerasLSTM(40, 12, seed=3)
 runs = [m.fit(X, Y, nepoch=3, batch_size=7, verbose=0, devices=d) for m, d in ((one, 1), (two, "all"))]
 out["fit_losses"] = [[e.loss for e in h.evaluations] for h in runs]
 out["fit_devices"] = len(two.distribution.device_mesh.devices.flat)
+two.save(f"{sys.argv[1]}/word.keras")  # saved from two devices, loaded on one by the test
+out["word_saved_loss"] = two.calculate_loss(X, Y)
+
+# The char LSTM: 2 epochs of train_model with batches of 7 windows.
+windows = rng.integers(0, 6, size=(45, 5)).astype(np.int32)
+following = rng.integers(0, 6, size=45).astype(np.int32)
+out["char_losses"] = []
+for devices in (None, 2):
+    char = RNNKeras(5, 6, hidden_dim=8, chars="abcdef", seed=2)
+    history = char.train_model(windows, following, 7, 2, verbose=0, devices=devices)
+    out["char_losses"].append([e.loss for e in history.evaluations])
+char.save(f"{sys.argv[1]}/char.keras")
+out["char_saved_loss"] = char.calculate_loss(windows, following)
+np.savez(f"{sys.argv[1]}/data.npz", windows=windows, following=following)
 print(json.dumps(out))
 """
 
 
 @pytest.fixture(scope="module")
-def compared():
-    result = python(COMPARISONS, devices=2)
+def saved(tmp_path_factory):
+    return tmp_path_factory.mktemp("saved")
+
+
+@pytest.fixture(scope="module")
+def compared(saved):
+    result = python(["-c", COMPARISONS, str(saved)], devices=2)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -115,6 +137,26 @@ def test_a_short_keras_fit_gives_the_same_losses_on_two_devices(compared):
     assert len(one) == len(two) == 4 and one[-1] < one[0]  # it trained
     for a, b in zip(one, two, strict=True):
         assert relative(a, b) < 1e-4
+
+
+def test_the_char_lstm_trains_on_two_devices_with_the_same_losses(compared):
+    one, two = compared["char_losses"]
+    assert len(one) == len(two) == 3 and one[-1] < one[0]
+    for a, b in zip(one, two, strict=True):
+        assert relative(a, b) < 1e-4
+
+
+def test_models_saved_on_two_devices_load_on_one(compared, saved):
+    # Another process, another device count: equal within float tolerance, not bit for bit.
+    word = KerasWordModel.load(saved / "word.keras")
+    rng = np.random.default_rng(0)  # the comparison script's data, drawn again
+    X = [rng.integers(0, 40, size=n) for n in rng.integers(2, 12, size=30)]
+    Y = [rng.integers(0, 40, size=len(x)) for x in X]
+    assert relative(compared["word_saved_loss"], word.calculate_loss(X, Y)) < 1e-5
+    char = RNNKeras.load(saved / "char.keras")
+    data = np.load(saved / "data.npz")
+    loss = char.calculate_loss(data["windows"], data["following"])
+    assert relative(compared["char_saved_loss"], loss) < 1e-5
 
 
 # --- choosing devices ------------------------------------------------------------------------

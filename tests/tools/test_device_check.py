@@ -5,8 +5,10 @@ import math
 
 import jax
 import keras
+import numpy as np
 import pytest
 
+from rnnlib.data.batching import length_batches
 from rnnlib.data.benchmark import benchmark_split
 from rnnlib.tools import device_check
 
@@ -35,8 +37,10 @@ def test_without_an_accelerator_it_says_so_and_measures_the_cpu_only(report):
 def test_the_cpu_run_counts_the_words_of_its_steps_and_scores_validation(report):
     run = report["runs"]["cpu"]
     train = benchmark_split().train
-    # Two batches of 4 sentences: the first 8 training sentences, counted independently.
-    assert run["words"] == sum(len(y) for y in train.y[:8])
+    # Two batches of 4 sentences of one bucket length each (seed 0), their words counted here.
+    batches = length_batches([len(x) for x in train.X], 4, np.random.default_rng(0))[:2]
+    assert all(len(rows) == 4 for rows in batches)
+    assert run["words"] == sum(len(train.y[i]) for rows in batches for i in rows)
     assert run["words_per_second"] == pytest.approx(run["words"] / run["seconds"], rel=0.01)
     assert run["validation"] == "validation[:10]"
     # Barely trained: about as unsure as a uniform guess over C = 8000 words, and no worse.
