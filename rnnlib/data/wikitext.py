@@ -13,6 +13,10 @@ each, a line ` = Title = ` starts an article, ` = = Section = = ` (two or more `
 each side) a section of it, and every other non-blank line is a paragraph of
 space-separated tokens. `parse_wikitext` turns a file into documents (one per article).
 
+`rnnlib.data.corpus` registers both archives as named downloads: `load_named("wikitext-2")`
+gives the training articles as documents, `wikitext_split(download("wikitext-2"))` the
+three parts.
+
 How `<unk>` meets `Vocabulary`: `wikitext_split` lower-cases the tokens (as the series'
 pipeline does) and reads `<unk>` as UNKNOWN_TOKEN; the vocabulary is then built as the
 benchmark's is, the C - 3 most frequent training words (C = 8000 by default) plus the
@@ -48,7 +52,8 @@ _TITLE = re.compile(r"= ([^=].*?) =")  # exactly one "=" on each side
 _SECTION = re.compile(r"(= ){2,}.*?( =){2,}")
 
 
-# name -> (URL, file name in the cache, sha256). The original S3 bucket is gone; the
+# name -> (URL, file name in the cache, sha256), registered by rnnlib.data.corpus as named
+# downloads (this module imports nothing of corpus). The original S3 bucket is gone; the
 # authors' mirror serves the same archives. The sha256 is recorded the first time an
 # archive is fetched on a machine with a network; until then reading it warns.
 ARCHIVES = {
@@ -157,8 +162,11 @@ def _sentences_and_sources(articles) -> tuple[list[list[str]], list[str]]:
     return tokens, sources
 
 
-def split_from_archive(path, vocabulary_size: int = 8000, seed: int = 0) -> BenchmarkSplit:
-    """WikiText's own train/valid/test as a BenchmarkSplit (vocabulary from train only).
+def wikitext_split(path, vocabulary_size: int = 8000, seed: int = 0) -> BenchmarkSplit:
+    """WikiText's own train/valid/test of an archive as a BenchmarkSplit (vocabulary from train).
+
+    `path`: the zip, e.g. rnnlib.data.corpus.download("wikitext-2"), which fetches it once.
+    `evaluate`, the Kneser-Ney baselines and notebook 8's code take the split unchanged.
 
     Within each part the sentences come in a seeded random order, as in the benchmark
     split, so `split.prefix(train=...)` takes a fair sample.
@@ -178,17 +186,3 @@ def split_from_archive(path, vocabulary_size: int = 8000, seed: int = 0) -> Benc
         order = rng.permutation(len(tokens))
         made.append(make_part(name, [tokens[i] for i in order], [sources[i] for i in order], vocab))
     return BenchmarkSplit(vocab, *made, seed=seed)
-
-
-def wikitext_split(
-    name: str = "wikitext-2", vocabulary_size: int = 8000, seed: int = 0, **download_kwargs
-) -> BenchmarkSplit:
-    """WikiText-2 or -103 (downloaded once), as a split that evaluate and the KN baselines take.
-
-    `download_kwargs` (cache_dir, timeout, deadline) are rnnlib.data.corpus.download's.
-    """
-    from rnnlib.data.corpus import download  # corpus registers ARCHIVES as named downloads
-
-    if name not in ARCHIVES:
-        raise ValueError(f"unknown WikiText {name!r}: expected one of {sorted(ARCHIVES)}")
-    return split_from_archive(download(name, **download_kwargs), vocabulary_size, seed)
