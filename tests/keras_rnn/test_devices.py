@@ -191,38 +191,55 @@ CLI = ["-m", "rnnlib", "train", "--backend", "keras", "--corpus", "synthetic", "
        "60", "--vocabulary-size", "30", "--hidden", "8", "--no-progress"]  # fmt: skip
 
 
-def losses(path) -> list[float]:
-    return [e[2] for e in load_checkpoint(path).training_state["history"]["evaluations"]]
+def losses(checkpoint) -> list[float]:
+    return [e[2] for e in checkpoint.training_state["history"]["evaluations"]]
+
+
+def devices_flag(devices: int) -> list[str]:
+    return ["--devices", str(devices)] if devices > 1 else []  # one device: the default
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    """The oracle of the resume tests: 2 epochs on one device in one go."""
-    path = tmp_path_factory.mktemp("cli") / "one.npz"
-    result = python([*CLI, "--epochs", "2", "--checkpoint", str(path)])
-    assert result.returncode == 0, result.stderr
-    return losses(path)
+    """The oracles of the resume tests: 2 epochs in one go, on 1 and on 2 devices."""
+    runs = {}
+    for devices in (1, 2):
+        path = tmp_path_factory.mktemp("cli") / f"on-{devices}.npz"
+        argv = [*CLI, "--epochs", "2", *devices_flag(devices), "--checkpoint", str(path)]
+        result = python(argv, devices)
+        assert result.returncode == 0, result.stderr
+        runs[devices] = load_checkpoint(path)
+    return runs
+
+
+def resumed_run(path, first: int, then: int):
+    """1 epoch on `first` devices, then --resume to epoch 2 on `then`; the checkpoint."""
+    argv = [*CLI, "--epochs", "1", "--devices", str(first), "--checkpoint", str(path)]
+    start = python(argv, first)
+    assert start.returncode == 0, start.stderr
+    assert f"training on {first} device" in start.stderr  # it says how many it used
+    argv = [*CLI[:3], "--checkpoint", str(path), "--resume", "--epochs", "2", "--no-progress"]
+    finish = python([*argv, *devices_flag(then)], then)
+    assert finish.returncode == 0, finish.stderr
+    return load_checkpoint(path)
 
 
 @pytest.mark.parametrize("first, then", [(2, 1), (1, 2)])
 def test_a_cli_run_on_n_devices_resumes_on_m_with_the_same_losses(
     tmp_path, uninterrupted, first, then
 ):
-    path = tmp_path / "run.npz"
-    start = python(
-        [*CLI, "--epochs", "1", "--devices", str(first), "--checkpoint", str(path)], first
-    )
-    assert start.returncode == 0, start.stderr
-    assert f"training on {first} device" in start.stderr
-    resumed = [*CLI[:3], "--checkpoint", str(path), "--resume", "--epochs", "2", "--no-progress"]
-    if then > 1:
-        resumed += ["--devices", str(then)]
-    finish = python(resumed, then)
-    assert finish.returncode == 0, finish.stderr
-    got = losses(path)
-    assert len(got) == len(uninterrupted) == 3
-    for a, b in zip(uninterrupted, got, strict=True):
+    got, expected = resumed_run(tmp_path / "run.npz", first, then), uninterrupted[1]
+    assert len(losses(got)) == len(losses(expected)) == 3
+    for a, b in zip(losses(expected), losses(got), strict=True):
         assert relative(a, b) < 1e-4
+
+
+def test_a_cli_run_on_two_devices_resumes_on_two_bit_for_bit(tmp_path, uninterrupted):
+    # Same machine, same device count, same computations: exactly the uninterrupted run.
+    got, expected = resumed_run(tmp_path / "run.npz", 2, 2), uninterrupted[2]
+    assert losses(got) == losses(expected)
+    for name, value in expected.model.get_params().items():
+        np.testing.assert_array_equal(got.model.get_params()[name], value, err_msg=name)
 
 
 @pytest.mark.parametrize("bad", ["0", str(len(jax.devices()) + 1), "many"])
