@@ -19,8 +19,14 @@ from rnnlib.interface import (
     check_seed_or_generator,
 )
 from rnnlib.keras_rnn.char_data import CharTable
-from rnnlib.keras_rnn.devices import data_parallel, padded_rows, place_variables
-from rnnlib.keras_rnn.fit import ShuffledBatches, fit_with_halving, in_scope
+from rnnlib.keras_rnn.devices import (
+    data_parallel,
+    keras_state,
+    place_variables,
+    scope,
+    weighted_batches,
+)
+from rnnlib.keras_rnn.fit import ShuffledBatches, fit_with_halving
 from rnnlib.keras_rnn.layers import OneHot, keras
 from rnnlib.keras_rnn.saving import check_info, load_weights, read_rnnlib_info, save_keras
 from rnnlib.sampling import sample_index
@@ -189,7 +195,9 @@ class RNNKeras:
         X_val, y_val = evaluation_data(X, y, X_val, y_val)
         if devices is not None:
             self.use_devices(devices)
-        batches = ShuffledBatches(len(X), batch_size, self._batch_maker(X, y), rng)
+        batches = ShuffledBatches(
+            len(X), batch_size, weighted_batches(X, y, self.distribution), rng
+        )
         return fit_with_halving(
             self.model,
             batches,
@@ -207,25 +215,9 @@ class RNNKeras:
     def use_devices(self, devices=1) -> None:
         """Train data-parallel over `devices` (N or "all"); 1 is the default."""
         self.distribution = data_parallel(devices)
-        model = self.model
-        with in_scope(self.distribution):  # optimizer state made from now on lies there too
-            model.optimizer.build(model.trainable_variables)
-        variables = [*model.variables, *model.optimizer.variables, *model.metrics_variables]
-        place_variables(variables, self.distribution)
-
-    def _batch_maker(self, X, y):
-        """rows -> (windows, targets), padded with rows of weight 0 to a multiple of the devices."""
-        if self.distribution is None:
-            return lambda rows: (X[rows], y[rows])
-
-        def make_batch(rows):
-            pad = padded_rows(len(rows), self.distribution) - len(rows)
-            rows = np.concatenate([rows, np.zeros(pad, dtype=int)])  # copies of row 0 ...
-            weights = np.ones(len(rows), dtype=np.float32)
-            weights[len(rows) - pad :] = 0.0  # ... that weigh nothing
-            return X[rows], y[rows], weights
-
-        return make_batch
+        with scope(self.distribution):  # the optimizer's state, made now, lies there too
+            self.model.optimizer.build(self.model.trainable_variables)
+        place_variables(keras_state(self.model), self.distribution)
 
     def calculate_loss(self, X, y) -> float:
         """Mean cross-entropy per predicted character (nats)."""

@@ -16,6 +16,10 @@ the losses divide by the number of real words, so padding changes no loss and no
 gradient. One device is the default, and then nothing is moved or padded.
 """
 
+from contextlib import nullcontext
+
+import numpy as np
+
 from rnnlib.keras_rnn.layers import keras
 
 ALL = "all"
@@ -97,6 +101,33 @@ def place_variables(variables, distribution) -> None:
     )
     for variable in variables:
         variable.assign(jax.device_put(variable.value, replicated))
+
+
+def keras_state(keras_model) -> list:
+    """Every variable a Keras model trains with: weights, optimizer state (if built), metrics."""
+    optimizer = getattr(keras_model, "optimizer", None)
+    optimizer_variables = list(optimizer.variables) if optimizer is not None else []
+    return [*keras_model.variables, *optimizer_variables, *keras_model.metrics_variables]
+
+
+def scope(distribution):
+    """The distribution's scope (Keras then cuts each batch over its devices), if any."""
+    return nullcontext() if distribution is None else distribution.scope()
+
+
+def weighted_batches(X, y, distribution):
+    """rows -> (X[rows], y[rows]); on N devices, (X, y, weights) padded with rows of weight 0."""
+    if distribution is None:
+        return lambda rows: (X[rows], y[rows])
+
+    def make_batch(rows):
+        pad = padded_rows(len(rows), distribution) - len(rows)
+        rows = np.concatenate([rows, np.zeros(pad, dtype=int)])  # copies of row 0 ...
+        weights = np.ones(len(rows), dtype=np.float32)
+        weights[len(rows) - pad :] = 0.0  # ... that weigh nothing
+        return X[rows], y[rows], weights
+
+    return make_batch
 
 
 def shard_batch(arrays, distribution):

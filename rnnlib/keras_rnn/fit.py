@@ -16,7 +16,6 @@ and reports is exactly `calculate_loss`'s cross-entropy per word.
 
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from rnnlib.interface import (
     check_seed_or_generator,
     check_sentences,
 )
+from rnnlib.keras_rnn.devices import scope
 from rnnlib.keras_rnn.layers import keras, precision
 from rnnlib.training.history import (
     History,
@@ -210,14 +210,9 @@ def fit_with_halving(
     # shuffle=False: our batches are already shuffled by a seeded Generator; Keras would
     # reshuffle them with Python's global random state and break reproducibility.
     callbacks = [tracker] if minutes is None else [Deadline(minutes), tracker]
-    with in_scope(distribution):
+    with scope(distribution):
         keras_model.fit(batches, epochs=nepoch, callbacks=callbacks, verbose=verbose, shuffle=False)
     return tracker.history
-
-
-def in_scope(distribution):
-    """The distribution's scope (Keras then cuts each batch over its devices), if any."""
-    return nullcontext() if distribution is None else distribution.scope()
 
 
 # --- the word-level models -------------------------------------------------------------------
@@ -228,7 +223,7 @@ def compile_model(model, optimizer: str = "rmsprop", learning_rate: float = 0.00
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     learning_rate = check_learning_rate(learning_rate)
-    with precision(model.dtype), in_scope(model.distribution):  # its state on every device
+    with precision(model.dtype), scope(model.distribution):  # its state on every device
         model.logits_model.compile(
             optimizer=getattr(keras.optimizers, OPTIMIZERS[optimizer])(learning_rate),
             # Sum over real words / number of real words: padding (weight 0) counts for
@@ -244,7 +239,7 @@ def train_on_batch(model, xs, ys) -> float:
     if getattr(model.logits_model, "optimizer", None) is None:  # never compiled
         compile_model(model)
     pairs = check_sentences(xs, ys, model.word_dim)
-    with precision(model.dtype), in_scope(model.distribution):
+    with precision(model.dtype), scope(model.distribution):
         ids, targets, weights = model.padded(pairs)
         return float(model.logits_model.train_on_batch(ids, targets, sample_weight=weights))
 
