@@ -21,8 +21,7 @@ from rnnlib.interface import (
 from rnnlib.keras_rnn.char_data import CharTable
 from rnnlib.keras_rnn.devices import (
     data_parallel,
-    keras_state,
-    place_variables,
+    move_model,
     scope,
     weighted_batches,
 )
@@ -217,7 +216,7 @@ class RNNKeras:
         self.distribution = data_parallel(devices)
         with scope(self.distribution):  # the optimizer's state, made now, lies there too
             self.model.optimizer.build(self.model.trainable_variables)
-        place_variables(keras_state(self.model), self.distribution)
+        move_model(self.model, self.distribution)
 
     def calculate_loss(self, X, y) -> float:
         """Mean cross-entropy per predicted character (nats)."""

@@ -83,31 +83,39 @@ def padded_rows(rows: int, distribution) -> int:
 def place_variables(variables, distribution) -> None:
     """Copy every variable's value onto every device of `distribution` (in place).
 
-    Variables made inside `distribution.scope()` are placed so already; a model built
-    before (on one device) has its values moved. Keras' jitted steps then keep each
-    variable where it lies. Without a distribution, values spread over several devices
-    come back to the first one, and values on one device stay where they are.
+    A model built before (on one device) has its values moved. Keras' jitted steps then
+    keep each variable where it lies. Without a distribution, values spread over several
+    devices come back to the first one, and values on one device stay where they are.
     """
     import jax
 
     if distribution is None:
-        first = visible_devices()[0]
-        for variable in variables:
-            if len(variable.value.sharding.device_set) > 1:
-                variable.assign(jax.device_put(variable.value, first))
-        return
-    replicated = jax.sharding.NamedSharding(
-        distribution.device_mesh.backend_mesh, jax.sharding.PartitionSpec()
-    )
+        target = visible_devices()[0]
+    else:
+        target = jax.sharding.NamedSharding(
+            distribution.device_mesh.backend_mesh, jax.sharding.PartitionSpec()
+        )
     for variable in variables:
-        variable.assign(jax.device_put(variable.value, replicated))
+        if distribution is None and len(variable.value.sharding.device_set) == 1:
+            continue
+        # A variable made inside a distribution's scope remembers its layout, and Keras
+        # puts every value assigned to it back on that layout's devices: forget it.
+        if getattr(variable, "_layout", None) is not None:
+            variable._layout = None
+        variable.assign(jax.device_put(variable.value, target))
 
 
-def keras_state(keras_model) -> list:
-    """Every variable a Keras model trains with: weights, optimizer state (if built), metrics."""
+def move_model(keras_model, distribution) -> None:
+    """Put a Keras model's weights, optimizer state and metrics on the distribution's devices.
+
+    Its compiled steps name the devices of their outputs, so they are compiled again.
+    """
     optimizer = getattr(keras_model, "optimizer", None)
     optimizer_variables = list(optimizer.variables) if optimizer is not None else []
-    return [*keras_model.variables, *optimizer_variables, *keras_model.metrics_variables]
+    state = [*keras_model.variables, *optimizer_variables, *keras_model.metrics_variables]
+    place_variables(state, distribution)
+    keras_model.train_function = keras_model.test_function = None
+    keras_model.predict_function = None
 
 
 def scope(distribution):

@@ -25,7 +25,7 @@ from rnnlib.interface import (
 )
 from rnnlib.keras_rnn import fit as keras_fit
 from rnnlib.keras_rnn import saving
-from rnnlib.keras_rnn.devices import data_parallel, keras_state, padded_rows, place_variables
+from rnnlib.keras_rnn.devices import data_parallel, move_model, padded_rows, place_variables
 from rnnlib.keras_rnn.jax_grad import JaxFunctions
 from rnnlib.keras_rnn.layers import keras, precision
 from rnnlib.training.history import History
@@ -211,7 +211,7 @@ class KerasWordModel:
         """Train and evaluate data-parallel over `devices` (N or "all"); 1 is the default."""
         self.distribution = data_parallel(devices)
         self.jax.distribution = self.distribution
-        place_variables(keras_state(self.logits_model), self.distribution)
+        move_model(self.logits_model, self.distribution)
 
     # --- training with Keras' fit (rnnlib.keras_rnn.fit) ---------------------------------------
 

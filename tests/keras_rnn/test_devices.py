@@ -75,6 +75,12 @@ one, two = KerasLSTM(40, 12, seed=3), KerasLSTM(40, 12, seed=3)
 runs = [m.fit(X, Y, nepoch=3, batch_size=7, verbose=0, devices=d) for m, d in ((one, 1), (two, "all"))]
 out["fit_losses"] = [[e.loss for e in h.evaluations] for h in runs]
 out["fit_devices"] = len(two.distribution.device_mesh.devices.flat)
+# Back to one device: the weights and the optimizer's state return to the first device.
+two.use_devices(1)
+out["back_to_one"] = [one.train_on_batch(X[:4], Y[:4]), two.train_on_batch(X[:4], Y[:4])]
+out["back_to_one_devices"] = sorted(
+    len(v.value.sharding.device_set) for v in two.logits_model.optimizer.variables
+)
 two.save(f"{sys.argv[1]}/word.keras")  # saved from two devices, loaded on one by the test
 out["word_saved_loss"] = two.calculate_loss(X, Y)
 
@@ -137,6 +143,11 @@ def test_a_short_keras_fit_gives_the_same_losses_on_two_devices(compared):
     assert len(one) == len(two) == 4 and one[-1] < one[0]  # it trained
     for a, b in zip(one, two, strict=True):
         assert relative(a, b) < 1e-4
+
+
+def test_a_model_moved_back_to_one_device_trains_on_there(compared):
+    assert set(compared["back_to_one_devices"]) == {1}
+    assert relative(*compared["back_to_one"]) < 1e-4
 
 
 def test_the_char_lstm_trains_on_two_devices_with_the_same_losses(compared):
