@@ -7,7 +7,7 @@ export KERAS_BACKEND ?= jax
 # Quiet jax's "no GPU/TPU found" notice.
 export JAX_PLATFORMS ?= cpu
 
-.PHONY: lab test test-other-kernels book bench lint format clean
+.PHONY: lab lab-gpu device-check test test-other-kernels book bench lint format clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,21 @@ $(STAMP): pyproject.toml
 ## lab: JupyterLab on notebooks/, on 127.0.0.1 only, with a fresh token printed in its URL
 lab: $(STAMP)
 	$(BIN)/python -m rnnlib.tools.lab
+
+## lab-gpu: `make lab` on a machine with an NVIDIA GPU: installs the `gpu` extra (JAX's CUDA 12
+## wheels, pinned to the installed JAX), stops if JAX sees no GPU, then starts JupyterLab on it
+lab-gpu: $(VENV)/.gpu-stamp
+	JAX_PLATFORMS=cuda,cpu $(BIN)/python -c "import jax; print('JAX sees', jax.devices())"
+	JAX_PLATFORMS=cuda,cpu $(BIN)/python -m rnnlib.tools.lab
+
+$(VENV)/.gpu-stamp: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,gpu]'
+	@touch $@
+
+## device-check: what JAX sees, and the Keras LSTM's words/s on the accelerator and the CPU
+## (JSON). On a GPU machine run it as `make device-check JAX_PLATFORMS=cuda,cpu`.
+device-check: $(STAMP)
+	$(BIN)/python -m rnnlib.tools.device_check
 
 ## test: unit tests, then every notebook under nbval in quick mode (RNNLIB_QUICK=1)
 test: $(STAMP)

@@ -3,6 +3,7 @@
 import re
 import tomllib
 from fnmatch import fnmatch
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,11 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     conda.pop("pip")
     assert conda.pop("python") == ">=" + project["requires-python"].removeprefix(">=")
     assert conda == wanted
+
+
+def test_the_gpu_extra_pins_jaxs_cuda_wheels_to_the_installed_jax():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["optional-dependencies"]["gpu"] == [f"jax[cuda12]=={metadata.version('jax')}"]
 
 
 def test_the_frozen_corpus_and_its_licence_notice_are_package_data():

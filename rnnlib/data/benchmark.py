@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlib.data.frozen import FrozenCorpus, frozen_corpus
-from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, Vocabulary, build_xy
+from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN, Vocabulary, build_xy
 
 PARTS = ("train", "validation", "test")
 FRACTIONS = (0.8, 0.1, 0.1)  # of the words, roughly: whole sources cannot cut exactly
@@ -104,7 +104,8 @@ def make_part(name: str, tokens, sources, vocab: Vocabulary) -> Part:
     """A Part with its X, y and stats, from sentences already wrapped in the markers."""
     X, y = build_xy(vocab.encode(t) for t in tokens)
     words = [w for t in tokens for w in t[1:-1]]
-    unknown = sum(w not in vocab.word_to_index for w in words)
+    # A corpus's own unknown-word token (WikiText's <unk>, read as UNKNOWN_TOKEN) counts too.
+    unknown = sum(w not in vocab.word_to_index or w == UNKNOWN_TOKEN for w in words)
     stats = PartStats(
         documents=len(set(sources)),
         sentences=len(tokens),

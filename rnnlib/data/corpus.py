@@ -19,6 +19,8 @@ from pathlib import Path
 from rnnlib.data.builtin import CACHE_ENV, builtin_corpus
 from rnnlib.data.fetch import DownloadError, fetch
 from rnnlib.data.grammar import SyntheticGrammar, grammar_entropy, synthetic_corpus
+from rnnlib.data.wikitext import ARCHIVES as WIKITEXT_ARCHIVES
+from rnnlib.data.wikitext import load_wikitext
 from rnnlib.interface import check_path, check_positive_number
 
 __all__ = [
@@ -145,6 +147,17 @@ DATASETS: dict[str, RemoteDataset] = {
         loader=load_text_file,
         description="About 1 MB of Shakespeare's plays, from Karpathy's char-rnn.",
     ),
+    # Licence CC BY-SA 3.0 (rnnlib.data.wikitext): load_named gives the training articles.
+    **{
+        name: RemoteDataset(
+            url=url,
+            sha256=sha256,  # None until recorded: reading the archive then warns
+            filename=filename,
+            loader=load_wikitext,
+            description=f"{name}: Wikipedia articles, tokenised, CC BY-SA 3.0 (Merity et al.).",
+        )
+        for name, (url, filename, sha256) in WIKITEXT_ARCHIVES.items()
+    },
 }
 
 

@@ -5,6 +5,7 @@
 - `char`: RNNKeras, the original's character-level LSTM text generator, on `char_data`;
 - `word` on `network`: KerasRNN, KerasGRU, KerasLSTM, with the one model interface;
 - `fit`: Keras' own loop with the tutorial's evaluation and learning-rate halving;
+- `devices`: training data-parallel over N devices (keras.distribution.DataParallel);
 - `layers`, `jax_grad`, `saving`: the pieces they are made of.
 
 Keras needs a backend, chosen once, before Keras is first imported. This package chooses

@@ -19,6 +19,12 @@ from rnnlib.interface import (
     check_seed_or_generator,
 )
 from rnnlib.keras_rnn.char_data import CharTable
+from rnnlib.keras_rnn.devices import (
+    data_parallel,
+    move_model,
+    scope,
+    weighted_batches,
+)
 from rnnlib.keras_rnn.fit import ShuffledBatches, fit_with_halving
 from rnnlib.keras_rnn.layers import OneHot, keras
 from rnnlib.keras_rnn.saving import check_info, load_weights, read_rnnlib_info, save_keras
@@ -71,6 +77,7 @@ class RNNKeras:
             )
         self.learning_rate = check_learning_rate(learning_rate)
         self.seed = check_seed(seed)
+        self.distribution = None  # keras.distribution.DataParallel once trained on N > 1 devices
         self.model = self._build()
         self._states_model = None  # built when forward_propagation is first called
 
@@ -101,9 +108,11 @@ class RNNKeras:
 
     def _compile(self, model) -> None:
         # Sparse targets (ids) give exactly categorical cross-entropy against one-hot targets.
+        # The mean over rows of weight 1: padding rows (weight 0, on several devices) count
+        # for nothing; without weights it is the plain mean.
         model.compile(
             optimizer=keras.optimizers.RMSprop(learning_rate=self.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
+            loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
         )
 
     def __repr__(self) -> str:
@@ -167,18 +176,27 @@ class RNNKeras:
         halve_on_rise: bool = True,
         shuffle_seed: int = 0,
         verbose="auto",
+        devices=None,
     ) -> History:
         """Fit for `nepoch` epochs; return the History of evaluated losses (per character).
 
         The loss is evaluated (on X_val/y_val when given, else on X/y) before the first
         epoch and after each one; the learning rate halves when it rose.
+
+        `devices` (N or "all") trains data-parallel: `batch_size` is the global batch, cut
+        into N slices, so the learning rate does not change with N; a batch that N does not
+        divide gets rows of weight 0 (rnnlib.keras_rnn.devices).
         """
         X = self._check_windows(X)
         y = self._check_targets(y, len(X))
         check_positive_int(batch_size, "batch_size")
         rng = np.random.default_rng(check_seed_or_generator(shuffle_seed, "shuffle_seed"))
         X_val, y_val = evaluation_data(X, y, X_val, y_val)
-        batches = ShuffledBatches(len(X), batch_size, lambda rows: (X[rows], y[rows]), rng)
+        if devices is not None:
+            self.use_devices(devices)
+        batches = ShuffledBatches(
+            len(X), batch_size, weighted_batches(X, y, self.distribution), rng
+        )
         return fit_with_halving(
             self.model,
             batches,
@@ -190,7 +208,15 @@ class RNNKeras:
             model=self,
             halve_on_rise=halve_on_rise,
             verbose=verbose,
+            distribution=self.distribution,
         )
+
+    def use_devices(self, devices=1) -> None:
+        """Train data-parallel over `devices` (N or "all"); 1 is the default."""
+        self.distribution = data_parallel(devices)
+        with scope(self.distribution):  # the optimizer's state, made now, lies there too
+            self.model.optimizer.build(self.model.trainable_variables)
+        move_model(self.model, self.distribution)
 
     def calculate_loss(self, X, y) -> float:
         """Mean cross-entropy per predicted character (nats)."""

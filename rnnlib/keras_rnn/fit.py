@@ -27,6 +27,7 @@ from rnnlib.interface import (
     check_seed_or_generator,
     check_sentences,
 )
+from rnnlib.keras_rnn.devices import scope
 from rnnlib.keras_rnn.layers import keras, precision
 from rnnlib.training.history import (
     History,
@@ -182,11 +183,13 @@ def fit_with_halving(
     model=None,
     halve_on_rise: bool = True,
     verbose="auto",
+    distribution=None,
 ) -> History:
     """Keras' fit for `nepoch` epochs or `minutes` of wall-clock time, with LossHistory.
 
     Returns the History it filled. With `minutes` and no nepoch, fit runs until the time
-    is spent; the model is evaluated where it stopped.
+    is spent; the model is evaluated where it stopped. With a `distribution`
+    (rnnlib.keras_rnn.devices), Keras cuts each batch over its devices.
     """
     if minutes is not None:
         minutes = check_positive_number(minutes, "minutes")
@@ -207,7 +210,8 @@ def fit_with_halving(
     # shuffle=False: our batches are already shuffled by a seeded Generator; Keras would
     # reshuffle them with Python's global random state and break reproducibility.
     callbacks = [tracker] if minutes is None else [Deadline(minutes), tracker]
-    keras_model.fit(batches, epochs=nepoch, callbacks=callbacks, verbose=verbose, shuffle=False)
+    with scope(distribution):
+        keras_model.fit(batches, epochs=nepoch, callbacks=callbacks, verbose=verbose, shuffle=False)
     return tracker.history
 
 
@@ -219,7 +223,7 @@ def compile_model(model, optimizer: str = "rmsprop", learning_rate: float = 0.00
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     learning_rate = check_learning_rate(learning_rate)
-    with precision(model.dtype):
+    with precision(model.dtype), scope(model.distribution):  # its state on every device
         model.logits_model.compile(
             optimizer=getattr(keras.optimizers, OPTIMIZERS[optimizer])(learning_rate),
             # Sum over real words / number of real words: padding (weight 0) counts for
@@ -232,10 +236,10 @@ def compile_model(model, optimizer: str = "rmsprop", learning_rate: float = 0.00
 
 def train_on_batch(model, xs, ys) -> float:
     """One optimizer step on one padded, masked batch; returns its loss per word."""
-    if model.logits_model.optimizer is None:
+    if getattr(model.logits_model, "optimizer", None) is None:  # never compiled
         compile_model(model)
     pairs = check_sentences(xs, ys, model.word_dim)
-    with precision(model.dtype):
+    with precision(model.dtype), scope(model.distribution):
         ids, targets, weights = model.padded(pairs)
         return float(model.logits_model.train_on_batch(ids, targets, sample_weight=weights))
 
@@ -257,10 +261,17 @@ def fit(
     shuffle_seed: int = 0,
     verbose="auto",
     minutes: float | None = None,
+    devices=None,
 ) -> History:
     """Train a word model with Keras' fit; evaluate, halve the rate, call cb(model, history).
 
     With `minutes` (and nepoch=None), train for that much wall-clock time instead.
+
+    `devices` (N or "all") first moves the model data-parallel onto that many devices
+    (model.use_devices; None keeps it where it is, one device unless moved). `batch_size`
+    is the global batch, cut into N slices of batch_size / N rows: a step is the one that
+    one device takes on the whole batch, so the learning rate does not change with N.
+    A batch_size that N does not divide gets rows of weight 0 (no effect on the loss).
 
     The loss is evaluated (on X_val/y_val when given) before the first epoch and after
     every `evaluate_loss_after` epochs, as train_with_sgd does; pass the History of an
@@ -270,6 +281,8 @@ def fit(
     check_positive_int(batch_size, "batch_size")
     rng = np.random.default_rng(check_seed_or_generator(shuffle_seed, "shuffle_seed"))
     eval_X, eval_Y = evaluation_data(X, Y, X_val, y_val)
+    if devices is not None:
+        model.use_devices(devices)
     compile_model(model, optimizer, learning_rate)
 
     def make_batch(rows):
@@ -296,4 +309,5 @@ def fit(
             callbacks=callbacks,
             model=model,
             verbose=verbose,
+            distribution=model.distribution,
         )

@@ -8,6 +8,7 @@ jax.jit once per model (JAX then compiles once per input shape, hence the paddin
 
 import numpy as np
 
+from rnnlib.keras_rnn.devices import shard_batch
 from rnnlib.keras_rnn.layers import keras
 
 
@@ -20,7 +21,14 @@ def _values(model):
 
 
 class JaxFunctions:
-    """Jitted losses and gradients of a Keras model that maps word ids (B, T) to logits."""
+    """Jitted losses and gradients of a Keras model that maps word ids (B, T) to logits.
+
+    With a `distribution` (keras.distribution.DataParallel, rnnlib.keras_rnn.devices) each
+    batch's rows are cut over its devices; the weights are already on all of them, so jit
+    runs one slice per device and XLA sums the per-device losses and gradients.
+    """
+
+    distribution = None  # set by the model's use_devices
 
     def __init__(self, logits_model, probe):
         if keras.backend.backend() != "jax":
@@ -56,22 +64,27 @@ class JaxFunctions:
         self._sgd = jax.jit(sgd)
         self._forward = jax.jit(forward)
 
+    def on_devices(self, *arrays):
+        """The batch arrays (B, ...), their rows cut over the distribution's devices if any."""
+        return shard_batch(arrays, self.distribution)
+
     def total_loss(self, ids, targets, weights) -> float:
         """Summed cross-entropy of the targets whose weight is 1."""
-        return float(self._total_loss(*_values(self.logits_model), ids, targets, weights))
+        batch = self.on_devices(ids, targets, weights)
+        return float(self._total_loss(*_values(self.logits_model), *batch))
 
     def gradients(self, ids, targets, weights) -> list[np.ndarray]:
         """Gradients of total_loss, in the order of logits_model.trainable_variables."""
-        grads = self._gradients(*_values(self.logits_model), ids, targets, weights)
+        grads = self._gradients(
+            *_values(self.logits_model), *self.on_devices(ids, targets, weights)
+        )
         return [np.asarray(g) for g in grads]
 
     def sgd_step(self, ids, targets, weights, learning_rate, clip_norm=None) -> float:
         """Move the weights one SGD step down total_loss (clipped); return the loss before."""
         new_values, loss = self._sgd(
             *_values(self.logits_model),
-            ids,
-            targets,
-            weights,
+            *self.on_devices(ids, targets, weights),
             learning_rate,
             clip_norm,
         )
@@ -81,5 +94,5 @@ class JaxFunctions:
 
     def forward(self, ids) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (B, T, C) and hidden states (B, T, H)."""
-        o, s = self._forward(*_values(self.probe), ids)
+        o, s = self._forward(*_values(self.probe), *self.on_devices(ids))
         return np.asarray(o), np.asarray(s)

@@ -25,6 +25,7 @@ from rnnlib.interface import (
 )
 from rnnlib.keras_rnn import fit as keras_fit
 from rnnlib.keras_rnn import saving
+from rnnlib.keras_rnn.devices import data_parallel, move_model, padded_rows, place_variables
 from rnnlib.keras_rnn.jax_grad import JaxFunctions
 from rnnlib.keras_rnn.layers import keras, precision
 from rnnlib.training.history import History
@@ -41,6 +42,7 @@ class KerasWordModel:
         self.seed = check_seed(seed)
         self.dtype = check_float_dtype(dtype).name
         self.vocab: Vocabulary | None = None  # set by load(), written by save()
+        self.distribution = None  # keras.distribution.DataParallel once use_devices(N > 1)
         with precision(self.dtype):
             self._build()
 
@@ -87,6 +89,8 @@ class KerasWordModel:
         self.logits_model = keras.Model(ids, logits)  # what the losses start from
         probe = keras.Model(ids, [probs, states])  # o and s for forward_propagation
         self.jax = JaxFunctions(self.logits_model, probe)  # same layers, same weights
+        self.jax.distribution = self.distribution
+        place_variables(self.keras_model.variables, self.distribution)
 
     def __repr__(self) -> str:
         return model_repr(self)
@@ -114,6 +118,7 @@ class KerasWordModel:
         """Right-padded (ids, targets, weights), each (B, T), for (x, y) pairs (see pad_sentences)."""
         length = bucket_length(max(len(x) for x, _ in pairs))
         rows = len(pairs) if rows is None else rows
+        rows = padded_rows(rows, self.distribution)  # weight-0 rows, so N devices divide it
         return pad_sentences(pairs, length, rows, id_dtype=np.int32)
 
     # --- the model interface ------------------------------------------------------------------
@@ -198,6 +203,15 @@ class KerasWordModel:
         with precision(self.dtype):
             for name, (var, _) in expected.items():
                 var.assign(np.array(arrays[name], dtype=self.dtype))
+        place_variables(self.keras_model.variables, self.distribution)  # back on every device
+
+    # --- devices (rnnlib.keras_rnn.devices) -------------------------------------------------------
+
+    def use_devices(self, devices=1) -> None:
+        """Train and evaluate data-parallel over `devices` (N or "all"); 1 is the default."""
+        self.distribution = data_parallel(devices)
+        self.jax.distribution = self.distribution
+        move_model(self.logits_model, self.distribution)
 
     # --- training with Keras' fit (rnnlib.keras_rnn.fit) ---------------------------------------
 
@@ -213,7 +227,7 @@ class KerasWordModel:
         """Train with Keras' fit, halving the learning rate as train_with_sgd does.
 
         Options (learning_rate, optimizer, X_val, y_val, evaluate_loss_after, callbacks,
-        history, shuffle_seed, verbose) are those of rnnlib.keras_rnn.fit.fit.
+        history, shuffle_seed, verbose, minutes, devices) are those of rnnlib.keras_rnn.fit.fit.
         """
         return keras_fit.fit(self, X, Y, nepoch, batch_size, **options)
 

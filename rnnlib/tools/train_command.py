@@ -241,6 +241,29 @@ def _print_evaluation(model, history) -> None:
     )
 
 
+def _check_devices(devices, parser) -> None:
+    """A bad --devices (0, more than JAX sees, a word) is one line naming what JAX sees."""
+    if devices is not None:
+        from rnnlib.keras_rnn.devices import resolve_devices
+
+        try:
+            resolve_devices(devices)
+        except ValueError as e:
+            parser.error(f"--devices: {e}")
+
+
+def _use_devices(model, devices, parser) -> None:
+    """--devices N|all: the Keras model trains data-parallel (rnnlib.keras_rnn.devices)."""
+    if devices is None:
+        return
+    if not hasattr(model, "use_devices"):
+        parser.error(f"--devices needs --backend keras; {type(model).__name__} runs on one CPU")
+    from rnnlib.keras_rnn.devices import describe, devices_of
+
+    model.use_devices(devices)  # checked by _check_devices
+    print(f"training on {describe(devices_of(model.distribution))}", file=sys.stderr)
+
+
 def train(args, parser) -> int:
     """Train a model; checkpoints at each evaluation and on Ctrl-C; --resume continues."""
     from rnnlib.training.checkpoint import CheckpointError
@@ -249,7 +272,9 @@ def train(args, parser) -> int:
 
     if args.reset_optimizer and not args.resume:
         parser.error("--reset-optimizer resets the optimiser of a run continued with --resume")
+    _check_devices(args.devices, parser)  # before the (slow) data is loaded
     model, vocab, X, y, options = (_resumed_run if args.resume else _fresh_run)(args, parser)
+    _use_devices(model, args.devices, parser)
     print(
         f"{type(model).__name__}: {len(X)} sentences, {sum(map(len, X))} words, "
         f"vocabulary {len(vocab)}",
@@ -342,3 +367,4 @@ def add_arguments(t) -> None:
     )
     t.add_argument("--seed", type=seed, help="weights, shuffling, synthetic data (0)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--devices", help="keras: train data-parallel over N devices, or all")

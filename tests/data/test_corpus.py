@@ -34,6 +34,7 @@ from rnnlib.data.corpus import (
     synthetic_corpus,
 )
 from rnnlib.data.prose import prose_paragraphs
+from rnnlib.data.wikitext import load_wikitext
 
 
 @pytest.fixture(autouse=True)
@@ -682,7 +683,8 @@ def test_named_datasets_are_well_formed():
     for name, dataset in DATASETS.items():
         assert dataset.url.startswith("https://"), name
         assert dataset.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", dataset.sha256), name
-        expected_loader = load_reddit_csv if dataset.filename.endswith(".csv") else load_text_file
+        loaders = {".csv": load_reddit_csv, ".zip": load_wikitext}
+        expected_loader = loaders.get(Path(dataset.filename).suffix, load_text_file)
         assert dataset.loader is expected_loader, name
         assert dataset.description
     with pytest.raises(AttributeError):
