@@ -1,9 +1,10 @@
-"""The series' models side by side: each trained for the same time, scored on one split (notebook 8).
+"""The series' models side by side: each trained with the same recipe, scored on one split (notebook 8).
 
-`train_for` trains any word-level model of the series (NumPy, PyTensor, Keras) for a
-wall-clock budget on the benchmark split's training part, and returns a `Trained` record:
-parameters, seconds, words per second, its History and its validation score. The test
-part is scored only when asked, once, at the end (`Trained.test`).
+`train_for` trains any word-level model of the series (NumPy, PyTensor, Keras) with
+train_with_sgd on the benchmark split's training part until the recipe's patience ends it
+(or a cap), and returns a `Trained` record: parameters, training and compile seconds, words
+per second, the evaluation it kept, its History, its loss against training time, and its
+validation score. The test part is scored only when asked, once, at the end (`Trained.test`).
 
 `truncation_experiment` is the learning-side counterpart of the BPTT explorer: the same
 small RNN trained on the long-range language with bptt_truncate below and above the
@@ -22,7 +23,7 @@ from rnnlib.data.vocab import SENTENCE_END, SENTENCE_START, Vocabulary, build_xy
 from rnnlib.evaluation.scoring import Score, score
 from rnnlib.numpy_rnn import RNNNumpyFast
 from rnnlib.training.history import History
-from rnnlib.training.sgd import train_with_sgd
+from rnnlib.training.train import train_with_sgd
 
 
 def parameter_count(model) -> int:
@@ -34,21 +35,52 @@ def parameter_count(model) -> int:
 
 @dataclass
 class Trained:
-    """One model trained for a budget: what it cost and how good it got."""
+    """One model trained with its recipe: what it cost, how good it got, and when."""
 
     name: str
     model: object
-    seconds: float  # wall-clock time of the training call, evaluations included
-    words_per_second: float  # predicted words trained on per second of that time
     history: History
-    validation: Score
+    validation: Score  # of the model kept: the best evaluation's parameters
     split: BenchmarkSplit = field(repr=False)
+    # (training seconds, validation loss) at each evaluation: quality against time.
+    curve: list[tuple[float, float]] = field(default_factory=list)
+    words_per_sentence: float = 0.0
     test_score: Score | None = None
 
     @property
     def parameters(self) -> int:
         """The model's parameter count."""
         return parameter_count(self.model)
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds of training steps (compiling and evaluating not counted)."""
+        return self.history.train_seconds
+
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds the model spent compiling (PyTensor, JAX); 0 for NumPy."""
+        return self.history.compile_seconds
+
+    @property
+    def words_seen(self) -> int:
+        """Predicted words trained on (every target, SENTENCE_END included), about."""
+        return round(self.history.examples_seen * self.words_per_sentence)
+
+    @property
+    def words_per_second(self) -> float:
+        """Predicted words trained on per second of training steps."""
+        return self.words_seen / self.train_seconds if self.train_seconds > 0 else math.nan
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch after which the kept (best) evaluation was made."""
+        return min(self.history.evaluations, key=lambda e: e.loss).epoch
+
+    @property
+    def capped(self) -> bool:
+        """Whether a cap (epochs, minutes) ended the run before patience or the rate floor."""
+        return not self.history.stop_reason
 
     def test(self) -> Score:
         """The test score: computed once, when first asked, and kept."""
@@ -57,36 +89,32 @@ class Trained:
         return self.test_score
 
 
-def train_for(name: str, model, split: BenchmarkSplit, minutes: float, **options) -> Trained:
-    """Train `model` on split.train for `minutes` (validation loss on the way); score it.
+def train_for(name: str, model, split: BenchmarkSplit, minutes: float, nepoch: int | None = None,
+              **options) -> Trained:  # fmt: skip
+    """Train `model` on split.train with train_with_sgd, evaluating on validation; score it.
 
-    Keras word models train with their own fit loop (options: optimizer, learning_rate,
-    batch_size, ...); every other model with train_with_sgd (options: learning_rate,
-    optimizer, batch_size, clip_norm, shuffle_seed, evaluate_loss_after, ...).
+    The run ends when the recipe's patience or rate floor ends it, or at a cap: `nepoch`
+    epochs or `minutes` of training (compiling and evaluating not counted). `options` are
+    train_with_sgd's (rnnlib.evaluation.recipes.Recipe.train_options gives a recipe's).
     """
     train, validation = split.train, split.validation
-    start = time.perf_counter()
-    if hasattr(model, "keras_model"):
-        history = model.fit(
-            train.X, train.y, nepoch=None, minutes=minutes,
-            X_val=validation.X, y_val=validation.y, verbose=0, **options,
-        )  # fmt: skip
-    else:
-        history = train_with_sgd(
-            model, train.X, train.y, minutes=minutes,
-            X_val=validation.X, y_val=validation.y, progress=False, **options,
-        )  # fmt: skip
-    seconds = time.perf_counter() - start
-    examples = history.examples_seen
-    words_per_sentence = sum(len(y) for y in train.y) / len(train.y)
+    curve = []
+
+    def record(model, history):
+        curve.append((history.train_seconds, history.evaluations[-1].loss))
+
+    history = train_with_sgd(
+        model, train.X, train.y, nepoch=nepoch, minutes=minutes, X_val=validation.X,
+        y_val=validation.y, progress=False, callbacks=[record], **options,
+    )  # fmt: skip
     return Trained(
         name=name,
         model=model,
-        seconds=seconds,
-        words_per_second=examples * words_per_sentence / seconds,
         history=history,
         validation=score(model, split, "validation"),
         split=split,
+        curve=curve,
+        words_per_sentence=sum(len(y) for y in train.y) / len(train.y),
     )
 
 

@@ -165,6 +165,14 @@ class KneserNey:
         self.n_tokens = len(grams)
         return self
 
+    @property
+    def stored_ngrams(self) -> int:
+        """How many counts the model keeps: one per distinct k-gram of each order k <= n.
+
+        An n-gram model's size in the sense a neural model's parameters are: what it stores.
+        """
+        return int(sum(len(level.keys) for level in self._fitted()))
+
     def _fitted(self) -> list[_Level]:
         if self._levels is None:
             raise RuntimeError(f"{self!r} has no counts yet: call fit(X, y) first")

@@ -28,15 +28,25 @@ def test_parameter_count_is_the_closed_form():
     assert len(gru.get_params()) > len(gru.WEIGHT_NAMES)
 
 
-def test_train_for_a_budget_scores_on_validation_and_keeps_test_for_later():
+def test_train_for_runs_the_recipe_and_keeps_test_for_later():
     split = benchmark_split().prefix(train=300, validation=100, test=100)
     model = RNNNumpyFast(len(split.vocab), 8, seed=0)
     trained = train_for(
-        "fast", model, split, minutes=0.1, optimizer="adam", batch_size=16, evaluate_loss_after=1
-    )
+        "fast", model, split, minutes=5, nepoch=3, optimizer="adam", batch_size=16,
+        evaluate_loss_after=1, keep_best=True, patience=2,
+    )  # fmt: skip
     assert trained.validation == score(model, split, "validation")
     assert trained.validation.loss < math.log(len(split.vocab))  # it learned something
-    assert trained.seconds >= 0.1 * 60 and trained.words_per_second > 0
+    losses = trained.history.losses
+    assert [loss for _, loss in trained.curve] == losses  # one point per evaluation
+    seconds = [t for t, _ in trained.curve]
+    assert seconds[0] == 0 and seconds == sorted(seconds) and seconds[-1] > 0
+    assert trained.train_seconds == pytest.approx(seconds[-1], rel=0.5)  # the last steps
+    assert trained.best_epoch == int(np.argmin(losses))  # every epoch evaluated
+    assert trained.validation.loss == pytest.approx(min(losses), rel=1e-5)  # the best kept
+    sentences = sum(len(y) for y in split.train.y) / len(split.train.y)
+    assert trained.words_seen == round(3 * 300 * sentences)
+    assert trained.capped == (trained.history.stop_reason == "")
     assert trained.test_score is None  # not looked at until asked
     assert trained.test() is trained.test() and trained.test().split == "test[:100]"
     assert trained.parameters == parameter_count(model)

@@ -368,3 +368,11 @@ def test_models_over_different_vocabularies_do_not_mix():
     b = KneserNey(6, order=1).fit(X_HAND, Y_HAND)
     with pytest.raises(ValueError, match="word_dim 5 but model_b has 6"):
         interpolate(a, b, 0.5)
+
+
+def test_stored_ngrams_counts_the_distinct_grams_of_each_order():
+    # The hand-worked data: 6 bigram types, and 3 words (A, B, E) that follow anything.
+    assert KneserNey(5, order=2).fit(X_HAND, Y_HAND).stored_ngrams == 6 + 3
+    assert KneserNey(5, order=1).fit(X_HAND, Y_HAND).stored_ngrams == 3
+    with pytest.raises(RuntimeError, match="no counts yet"):
+        _ = KneserNey(5, order=2).stored_ngrams
