@@ -30,6 +30,9 @@ positive_float = _argument_type(
 non_negative_float = _argument_type(
     float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0", "a finite number >= 0"
 )
+dropout_rate = _argument_type(
+    float, lambda v: 0 <= v < 1, "a dropout rate in [0, 1)", "a share of units dropped, in [0, 1)"
+)
 truncation = _argument_type(
     int, lambda v: v >= -1, "an integer >= 0, or -1 for full BPTT", "bptt_truncate (-1: full)"
 )

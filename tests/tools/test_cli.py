@@ -435,7 +435,9 @@ def test_adam_trains_and_resumes_with_its_moments(tmp_path, capsys):
     assert "leave out --optimizer" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", *SMALL, "--backend", "numpy-readable", "--optimizer", "adam"])
-    assert "--optimizer adam needs --backend numpy-fast" in capsys.readouterr().err
+    assert "--optimizer adam needs a model with step_batch; --backend numpy-readable" in (
+        capsys.readouterr().err
+    )
 
 
 # --- SIGKILL between two saves, then --resume -------------------------------------------------
