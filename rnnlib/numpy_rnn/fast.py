@@ -109,6 +109,7 @@ class RNNNumpyFast:
     """RNNNumpy's model, with a batched forward/backward pass; float32 unless asked."""
 
     batch_loss = "mean per target token"  # what sgd_step_batch and step_batch descend
+    step_batch_loss = batch_loss  # what step_batch descends, as in every word model
 
     def __init__(
         self,

@@ -47,7 +47,9 @@ class PyTensorLanguageModel:
     """
 
     WEIGHT_NAMES: tuple = ()
-    batch_loss = "mean per target token"  # what step_batch descends (sgd_step_batch: the sum)
+    # What step_batch descends. (`batch_loss`, what sgd_step_batch descends, is not set:
+    # the summed loss, as train_with_sgd assumes of a model that does not say.)
+    step_batch_loss = "mean per target token"
     dropout = 0.0  # a model with dropout sets its own rate (GRUPyTensor)
     STEP_OPTIONS: tuple = ()  # names of extra scalar inputs of the update (RMSprop's decay)
 
