@@ -42,6 +42,7 @@ class KerasRNN(KerasWordModel):
     """
 
     param_shapes = staticmethod(rnn_param_shapes)  # U (H, C), V (C, H), W (H, H), as RNNNumpy's
+    embedding_name = "U"  # the tutorial's U is the embedding
 
     def _recurrent_layer(self):
         return keras.layers.SimpleRNN(
@@ -59,7 +60,10 @@ class KerasRNN(KerasWordModel):
         self.keras_model.get_layer("rnn").cell.kernel.trainable = False
         # The tutorial's initialisation, from the same seed: the same start as RNNNumpy.
         start = RNNNumpy(self.word_dim, self.hidden_dim, seed=self.seed, dtype=self.dtype)
-        self.set_params(start.get_params())
+        params = start.get_params()
+        if self.tie_embeddings:  # one matrix: U's start, read from both sides
+            params["V"] = params["U"].T
+        self.set_params(params)
 
     def _variables(self) -> dict:
         # Keras multiplies row vectors from the left (x @ kernel), the tutorial column
