@@ -68,7 +68,8 @@ class PyTensorLanguageModel:
 
     @property
     def compile_seconds(self) -> dict:
-        """Seconds pytensor.function took, per compiled function (JAX traces at first call)."""
+        """Seconds spent compiling, per function: pytensor.function, plus the first call, where
+        JAX compiles (that call's own run is counted too: a small share)."""
         return dict(self._functions.compile_seconds)
 
     def __repr__(self) -> str:

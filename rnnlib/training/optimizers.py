@@ -6,7 +6,7 @@ name -> ndarray (a model's get_params() layout) and change the parameters in pla
     SGD        p <- p - lr g
     momentum   v <- beta v + g;                 p <- p - lr v        (heavy ball)
                with nesterov=True:              p <- p - lr (g + beta v)
-    RMSprop    a <- rho a + (1 - rho) g^2;      p <- p - lr g / (sqrt(a) + eps)
+    RMSprop    a <- rho a + (1 - rho) g^2;      p <- p - lr g / sqrt(a + eps)
     Adam       m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
                p <- p - lr m_hat / (sqrt(v_hat) + eps),   m_hat = m / (1 - b1^t),
                                                           v_hat = v / (1 - b2^t)
@@ -175,7 +175,11 @@ class Momentum(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop (Tieleman & Hinton, 2012): each step divided by a running size of its gradients."""
+    """RMSprop (Tieleman & Hinton, 2012): each step divided by a running size of its gradients.
+
+    eps sits inside the square root, as in the original tutorial's GRU (and GRUPyTensor's
+    own in-graph RMSprop, notebook 6): the same formula, so the two agree step for step.
+    """
 
     name = "rmsprop"
     slots = ("square",)
@@ -189,12 +193,12 @@ class RMSprop(Optimizer):
         return {**super().hyperparameters(), "rho": self.rho, "eps": self.eps}
 
     def update(self, params: dict, grads: dict) -> None:
-        """a <- rho a + (1-rho) g^2;  p <- p - lr g / (sqrt(a) + eps)."""
+        """a <- rho a + (1-rho) g^2;  p <- p - lr g / sqrt(a + eps)."""
         self.t += 1
         for name, p, g in _pairs(params, grads):
             a = self._slot("square", name, p)
             a[...] = self.rho * a + (1 - self.rho) * g * g  # running mean of g^2
-            p -= self.learning_rate * g / (np.sqrt(a) + self.eps)
+            p -= self.learning_rate * g / np.sqrt(a + self.eps)
 
 
 class Adam(Optimizer):

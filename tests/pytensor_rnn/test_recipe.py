@@ -85,8 +85,30 @@ def test_rnn_update_is_rmsprops_formula_on_the_finite_difference_gradient(rnn):
     lr, rho, eps = 0.01, 0.9, 1e-6
     rnn.step_batch(xs, ys, RMSprop(lr, rho=rho, eps=eps))
     for name, g in grads.items():  # first step: a = (1 - rho) g^2
-        expected = params[name] - lr * g / (np.sqrt((1 - rho) * g * g) + eps)
-        np.testing.assert_allclose(rnn.get_params()[name], expected, rtol=1e-7, atol=1e-9)
+        expected = -lr * g / np.sqrt((1 - rho) * g * g + eps)
+        step = rnn.get_params()[name] - params[name]
+        # The finite differences are good to ~1e-9; steps of gradients that small move
+        # with them at up to lr / sqrt(eps) = 10 per unit of g.
+        np.testing.assert_allclose(step, expected, rtol=1e-6, atol=1e-7 * lr)
+
+
+def test_numpy_rmsprop_on_the_mean_steps_as_the_grus_own_rmsprop_on_the_sum():
+    """GRUPyTensor's in-graph RMSprop (notebook 6) on the summed loss, gradient N g, and
+    RMSprop from training/optimizers on the mean loss, gradient g, with eps / N^2: the
+    caches differ by N^2 and every step is the same, lr N g / sqrt(a_sum + eps)."""
+    batches = [sentences(20 + i, [4, 6, 5]) for i in range(3)]  # N = 15 targets each
+    N, lr, decay = 15, 0.01, 0.8
+    summed, mean = GRUPyTensor(C, H, seed=5), GRUPyTensor(C, H, seed=5)
+    optimizer = RMSprop(lr, rho=decay, eps=1e-6 / N**2)  # GRUPyTensor's eps is 1e-6
+    for xs, ys in batches:
+        summed.sgd_step_batch(xs, ys, lr, decay=decay)
+        mean.step_batch(xs, ys, optimizer)
+    after = summed.get_params()
+    for name in WEIGHT_NAMES:
+        np.testing.assert_allclose(mean.get_params()[name], after[name], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(
+            optimizer.state["square"][name] * N**2, after["m" + name], rtol=1e-10, atol=1e-15
+        )
 
 
 def test_rnn_compiles_one_function_per_bucket_shape_and_reuses_it():

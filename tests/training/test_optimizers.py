@@ -93,7 +93,7 @@ def test_rmsprop_follows_its_formula():
     for _ in range(STEPS):
         g = gradient(p)
         a = rho * a + (1 - rho) * g**2
-        p = p - lr * g / (np.sqrt(a) + eps)
+        p = p - lr * g / np.sqrt(a + eps)
         expected.append(p)
     actual = run(make_optimizer("rmsprop", learning_rate=lr, rho=rho, eps=eps))
     np.testing.assert_allclose(actual, expected, rtol=1e-13, atol=1e-15)
