@@ -13,9 +13,12 @@ RNNNumpy's weights transfer directly (U = embedding.T, W = recurrent_kernel.T,
 V = output kernel.T). `KerasGRU` and `KerasLSTM` swap in a gated layer (the tutorial's
 GRU design, part 4: embedding, then gates).
 
-Two ways to train: `fit` (Keras' own loop: padded, masked batches, any Keras optimizer,
-learning-rate halving and rnnlib's History) and `sgd_step`/`sgd_step_batch` (plain SGD on
-gradients from jax.grad, for train_with_sgd). Gradients are always full BPTT: the
+Three ways to train: `fit` (Keras' own loop: padded, masked batches, any Keras optimizer,
+learning-rate halving and rnnlib's History), `sgd_step`/`sgd_step_batch` (plain SGD on the
+summed loss, gradients from jax.grad), and the recipe every word model shares, `step_batch`
+(the mean loss per word, an optimiser of rnnlib.training.optimizers, optional `dropout`
+and `tie_embeddings`; see rnnlib.keras_rnn.network), which train_with_sgd uses when given
+an optimizer. Gradients are always full BPTT: the
 tutorial's truncation would need a hand-written backward pass, which is RNNNumpy's lesson.
 These models need Keras' JAX backend (the default) for jax.grad; float64 works too (the
 equivalence tests use it), through rnnlib.keras_rnn.layers.precision.

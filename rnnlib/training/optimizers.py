@@ -1,4 +1,4 @@
-"""Optimisers in NumPy, each a few lines of its formula: SGD, momentum, RMSprop and Adam (notebook 4).
+"""Optimisers in NumPy, each a few lines of its formula: SGD, momentum, RMSprop, Adam (notebook 4).
 
 An optimiser turns gradients into a change of the parameters. All four work on dicts
 name -> ndarray (a model's get_params() layout) and change the parameters in place:
