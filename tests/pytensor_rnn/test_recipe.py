@@ -217,3 +217,25 @@ def test_gru_recipe_options_survive_a_checkpoint(tmp_path):
         loaded.set_params(gru_weights(1))
     with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\), got 1"):
         GRUPyTensor(C, H, dropout=1)
+
+
+def test_compile_seconds_count_the_first_call_where_jax_compiles():
+    import pytensor.tensor as pt
+
+    from rnnlib.pytensor_rnn.compile import FunctionCache, fast_mode
+
+    cache = FunctionCache()
+
+    def build():
+        x = pt.tensor("x", dtype="float64", shape=(3,))
+        return [x], pt.exp(x).sum(), None, fast_mode()
+
+    function = cache.get(("probe",), build)
+    (key,) = cache.compile_seconds
+    traced = cache.compile_seconds[key]  # pytensor.function alone
+    assert float(function(np.zeros(3))) == 3.0
+    first = cache.compile_seconds[key]
+    assert first > traced  # the first call (XLA's compile) was added
+    assert float(function(np.ones(3))) == pytest.approx(3 * np.e)
+    assert cache.compile_seconds[key] == first  # later calls are training time
+    assert cache.get(("probe",), build) is function  # built once
