@@ -91,6 +91,9 @@ class _FirstCallTimed:
         self.function, self.key, self.compile_seconds = function, key, compile_seconds
         self.called = False
 
+    def __getattr__(self, name):  # everything else is the compiled function's (maker, ...)
+        return getattr(self.function, name)
+
     def __call__(self, *args):
         if self.called:
             return self.function(*args)
