@@ -140,6 +140,36 @@ def check_clip_norm(clip_norm) -> float | None:
     return None if clip_norm is None else check_positive_number(clip_norm, "clip_norm")
 
 
+def check_dropout(dropout) -> float:
+    """A dropout rate in [0, 1) as a float: the share of units zeroed in each training step."""
+    is_number = isinstance(dropout, numbers.Real) and not isinstance(dropout, bool)
+    if not (is_number and math.isfinite(dropout) and 0 <= dropout < 1):
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    return float(dropout)
+
+
+def check_tie_embeddings(tie_embeddings) -> bool:
+    """True or False: whether the output matrix V is the input embedding's transpose."""
+    if not isinstance(tie_embeddings, bool | np.bool_):
+        raise ValueError(f"tie_embeddings must be True or False, got {tie_embeddings!r}")
+    return bool(tie_embeddings)
+
+
+def check_tied(embedding: np.ndarray, output: np.ndarray, names=("U", "V")) -> None:
+    """With tied embeddings the output matrix (C, H) must be the embedding (H, C) transposed."""
+    first, second = names
+    if output.shape != embedding.shape[::-1]:
+        raise ValueError(
+            f"tie_embeddings=True needs {second} of shape {embedding.shape[::-1]} "
+            f"({first} transposed), got {output.shape}"
+        )
+    if not np.array_equal(output, embedding.T):
+        raise ValueError(
+            f"tie_embeddings=True: {second} must equal {first}^T (one matrix), but they differ "
+            f"by up to {float(np.max(np.abs(output - embedding.T))):.3g}"
+        )
+
+
 def check_float_dtype(dtype) -> np.dtype:
     """float32 or float64 as a NumPy dtype, or a ValueError naming what was given."""
     try:
@@ -190,14 +220,24 @@ def model_repr(model) -> str:
 
 
 def model_config(model) -> dict:
-    """Constructor arguments of a word-level model (JSON-safe): type(m)(**model_config(m))."""
-    return {
+    """Constructor arguments of a word-level model (JSON-safe): type(m)(**model_config(m)).
+
+    dropout and tie_embeddings appear only when not at their defaults (0.0, False): a model
+    trained without them opens in any backend, and checkpoints written before they existed
+    still load.
+    """
+    config = {
         "word_dim": model.word_dim,
         "hidden_dim": model.hidden_dim,
         "bptt_truncate": model.bptt_truncate,
         "seed": model.seed,
         "dtype": np.dtype(model.dtype).name,
     }  # the keys of MODEL_CONFIG_KEYS
+    if getattr(model, "dropout", 0.0):
+        config["dropout"] = float(model.dropout)
+    if getattr(model, "tie_embeddings", False):
+        config["tie_embeddings"] = True
+    return config
 
 
 # --- sentences and data sets ------------------------------------------------------------------
@@ -370,7 +410,10 @@ def check_path(value, name: str = "path", what: str = "a file path") -> Path:
 
 # --- saved configurations -----------------------------------------------------------------------
 
-MODEL_CONFIG_KEYS = ("word_dim", "hidden_dim", "bptt_truncate", "seed", "dtype")
+MODEL_CONFIG_KEYS = (
+    *("word_dim", "hidden_dim", "bptt_truncate", "seed", "dtype"),
+    *("dropout", "tie_embeddings"),  # only in the configs of models that have them
+)
 MODEL_SIZES = ("word_dim", "hidden_dim")  # the config keys that decide how much is allocated
 
 

@@ -6,6 +6,8 @@ model on weight values passed in. Everything here is built on it and compiled wi
 jax.jit once per model (JAX then compiles once per input shape, hence the padding).
 """
 
+import time
+
 import numpy as np
 
 from rnnlib.keras_rnn.devices import shard_batch
@@ -63,6 +65,7 @@ class JaxFunctions:
         self._gradients = jax.jit(jax.grad(total_loss))
         self._sgd = jax.jit(sgd)
         self._forward = jax.jit(forward)
+        self.compile_seconds: dict = {}  # ("loss", B, T) -> seconds of the shape's first call
 
     def on_devices(self, *arrays):
         """The batch arrays (B, ...), their rows cut over the distribution's devices if any."""
@@ -70,8 +73,13 @@ class JaxFunctions:
 
     def total_loss(self, ids, targets, weights) -> float:
         """Summed cross-entropy of the targets whose weight is 1."""
+        key = ("loss", *np.shape(ids))
+        start = time.perf_counter()
         batch = self.on_devices(ids, targets, weights)
-        return float(self._total_loss(*_values(self.logits_model), *batch))
+        loss = float(self._total_loss(*_values(self.logits_model), *batch))
+        if key not in self.compile_seconds:  # JAX compiled this shape during the call
+            self.compile_seconds[key] = time.perf_counter() - start
+        return loss
 
     def gradients(self, ids, targets, weights) -> list[np.ndarray]:
         """Gradients of total_loss, in the order of logits_model.trainable_variables."""
@@ -96,3 +104,55 @@ class JaxFunctions:
         """Probabilities (B, T, C) and hidden states (B, T, H)."""
         o, s = self._forward(*_values(self.probe), *self.on_devices(ids))
         return np.asarray(o), np.asarray(s)
+
+
+class MeanLossGradients:
+    """The training recipe's function: mean loss per target word and its gradients, jitted.
+
+    `train_model` maps [ids (B, T), kept_in (B, T, H), kept_out (B, T, H)] to logits: the
+    word model with dropout masks multiplied in. With `tied` = (embedding, kernel), two of
+    its variables, the output kernel (H, C) is not a weight of its own but the embedding
+    (C, H) transposed, so the gradients of both uses arrive in the embedding's (and the
+    kernel's is zero).
+    Each input shape is compiled ahead of its first call, and the seconds that took are
+    kept in `compile_seconds`, apart from the seconds the steps take.
+    """
+
+    def __init__(self, train_model, tied: tuple | None = None):
+        import jax
+        import jax.numpy as jnp
+
+        self.train_model = train_model
+
+        def mean_loss(trainable, frozen, ids, targets, weights, kept_in, kept_out):
+            if tied is not None:  # positions looked up when traced: after any freezing
+                positions = [id(v) for v in train_model.trainable_variables]
+                embedding, kernel = (positions.index(id(v)) for v in tied)
+                trainable = list(trainable)
+                trainable[kernel] = trainable[embedding].T
+            logits, _ = train_model.stateless_call(trainable, frozen, [ids, kept_in, kept_out])
+            log_probs = jax.nn.log_softmax(logits, axis=-1)  # (B, T, C)
+            picked = jnp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (B, T)
+            weights = weights.astype(picked.dtype)  # padding weighs 0
+            return -jnp.sum(picked * weights) / jnp.sum(weights)
+
+        self._jitted = jax.jit(jax.value_and_grad(mean_loss))
+        self.distribution = None  # keras.distribution.DataParallel: rows cut over its devices
+        self._compiled: dict = {}
+        self.compile_seconds: dict = {}  # ("mean grad", B, T) -> seconds spent compiling
+
+    def forget_compiled(self) -> None:
+        """Compile again at the next call of each shape (the devices' layout changed)."""
+        self._compiled.clear()
+
+    def __call__(self, ids, targets, weights, kept_in, kept_out) -> tuple[float, list]:
+        """(mean loss, gradients in the order of train_model.trainable_variables)."""
+        batch = shard_batch((ids, targets, weights, kept_in, kept_out), self.distribution)
+        args = (*_values(self.train_model), *batch)
+        key = ("mean grad", *np.shape(ids))
+        if key not in self._compiled:
+            start = time.perf_counter()
+            self._compiled[key] = self._jitted.lower(*args).compile()
+            self.compile_seconds[key] = time.perf_counter() - start
+        loss, grads = self._compiled[key](*args)
+        return float(loss), [np.asarray(g) for g in grads]

@@ -3,6 +3,13 @@
 The network around a recurrent layer, and the rnnlib model interface (forward_propagation,
 calculate_loss, bptt, sgd_step, get_params/set_params, config) on top of it. The
 architectures (KerasRNN, KerasGRU, KerasLSTM) are in rnnlib.keras_rnn.word.
+
+The training recipe's `step_batch` takes the gradients of the mean loss per target word
+from JAX (rnnlib.keras_rnn.jax_grad.MeanLossGradients, one compiled function per bucket
+shape) and lets a NumPy optimiser (rnnlib.training.optimizers) apply them, so its state is
+what checkpoints save. Two options, off by default: `dropout` (inverted, on the embedded
+words and on the recurrent layer's output, in step_batch only) and `tie_embeddings` (the
+output matrix V is the embedding's transpose: one matrix, trained by both gradients).
 """
 
 import numpy as np
@@ -11,6 +18,7 @@ from rnnlib.data.batching import bucket_length, bucket_rows, pad_sentences
 from rnnlib.data.vocab import Vocabulary
 from rnnlib.interface import (
     check_clip_norm,
+    check_dropout,
     check_float_dtype,
     check_learning_rate,
     check_model_size,
@@ -19,6 +27,8 @@ from rnnlib.interface import (
     check_seed,
     check_sentence,
     check_sentences,
+    check_tie_embeddings,
+    check_tied,
     model_config,
     model_repr,
     normalize_bptt_truncate,
@@ -26,8 +36,10 @@ from rnnlib.interface import (
 from rnnlib.keras_rnn import fit as keras_fit
 from rnnlib.keras_rnn import saving
 from rnnlib.keras_rnn.devices import data_parallel, move_model, padded_rows, place_variables
-from rnnlib.keras_rnn.jax_grad import JaxFunctions
+from rnnlib.keras_rnn.jax_grad import JaxFunctions, MeanLossGradients
 from rnnlib.keras_rnn.layers import keras, precision
+from rnnlib.numpy_rnn.dropout import dropout_masks
+from rnnlib.numpy_rnn.readable import clip_gradients
 from rnnlib.training.history import History
 
 
@@ -35,16 +47,33 @@ class KerasWordModel:
     """A word-level Keras language model; subclasses choose the recurrent layer."""
 
     architectures: dict = {}  # name -> subclass, filled as subclasses are defined
+    step_batch_loss = "mean per target token"  # what step_batch descends (sgd_step_batch: sum)
+    embedding_name = "E"  # the get_params name of the input embedding (KerasRNN: U)
 
-    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, seed: int = 0, dtype="float32"):
+    def __init__(
+        self,
+        word_dim,
+        hidden_dim=100,
+        bptt_truncate=-1,
+        seed: int = 0,
+        dtype="float32",
+        dropout=0.0,
+        tie_embeddings=False,
+    ):
         self.word_dim, self.hidden_dim = check_model_size(word_dim, hidden_dim)  # C, H
         self.bptt_truncate = bptt_truncate
         self.seed = check_seed(seed)
         self.dtype = check_float_dtype(dtype).name
+        self.dropout = check_dropout(dropout)
+        self.tie_embeddings = check_tie_embeddings(tie_embeddings)
         self.vocab: Vocabulary | None = None  # set by load(), written by save()
         self.distribution = None  # keras.distribution.DataParallel once use_devices(N > 1)
         with precision(self.dtype):
             self._build()
+            if self.tie_embeddings:  # start as one matrix: the output side copies the input's
+                params = self.get_params()
+                params["V"] = params[self.embedding_name].T
+                self.set_params(params)
 
     # --- the network --------------------------------------------------------------------------
 
@@ -75,21 +104,31 @@ class KerasWordModel:
 
     def _build(self) -> None:
         ids = keras.Input((None,), dtype="int32", name="word_ids")  # (B, T)
-        vectors = self._input_layer()(ids)  # (B, T, H)
-        states = self._recurrent_layer()(vectors)  # (B, T, H)
-        logits = keras.layers.Dense(
+        embedding, recurrent = self._input_layer(), self._recurrent_layer()
+        output = keras.layers.Dense(
             self.word_dim,
             use_bias=False,  # the tutorial's V has none
             kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 2),
             dtype=self.dtype,
             name="output",
-        )(states)  # (B, T, C)
+        )
+        vectors = embedding(ids)  # (B, T, H)
+        states = recurrent(vectors)  # (B, T, H)
+        logits = output(states)  # (B, T, C)
         probs = keras.layers.Softmax(dtype=self.dtype, name="softmax")(logits)  # (B, T, C)
         self.keras_model = keras.Model(ids, probs, name=type(self).__name__)  # what is saved
         self.logits_model = keras.Model(ids, logits)  # what the losses start from
         probe = keras.Model(ids, [probs, states])  # o and s for forward_propagation
         self.jax = JaxFunctions(self.logits_model, probe)  # same layers, same weights
-        self.jax.distribution = self.distribution
+        # The same layers again, with dropout masks (1 / (1 - rate) or 0) multiplied into
+        # the embedded words and the states: the network step_batch trains.
+        kept_in = keras.Input((None, self.hidden_dim), dtype=self.dtype, name="kept_in")
+        kept_out = keras.Input((None, self.hidden_dim), dtype=self.dtype, name="kept_out")
+        dropped_logits = output(recurrent(vectors * kept_in) * kept_out)  # (B, T, C)
+        train_model = keras.Model([ids, kept_in, kept_out], dropped_logits)
+        tied = (embedding.embeddings, output.kernel) if self.tie_embeddings else None
+        self._mean_loss_gradients = MeanLossGradients(train_model, tied)
+        self.jax.distribution = self._mean_loss_gradients.distribution = self.distribution
         place_variables(self.keras_model.variables, self.distribution)
 
     def __repr__(self) -> str:
@@ -113,6 +152,12 @@ class KerasWordModel:
     def config(self) -> dict:
         """Constructor arguments (JSON-safe), so that type(model)(**model.config()) rebuilds it."""
         return model_config(self)
+
+    @property
+    def compile_seconds(self) -> dict:
+        """Seconds spent compiling, per (function, batch rows, padded length): the recipe's
+        step compiled ahead of its first call; the loss timed on its shape's first call."""
+        return {**self.jax.compile_seconds, **self._mean_loss_gradients.compile_seconds}
 
     def padded(self, pairs, rows=None):
         """Right-padded (ids, targets, weights), each (B, T), for (x, y) pairs (see pad_sentences)."""
@@ -179,6 +224,42 @@ class KerasWordModel:
         with precision(self.dtype):
             return self.jax.sgd_step(*self.padded(pairs), learning_rate, clip_norm)
 
+    def step_batch(self, xs, ys, optimizer, clip_norm=None) -> float:
+        """One step of `optimizer` (rnnlib.training.optimizers) on the mean loss per target
+        token, gradients clipped to a global norm of `clip_norm` first; returns the mean loss
+        before the step. Dropout (if any) applies here, masks from (seed, optimizer.t)."""
+        clip_norm = check_clip_norm(clip_norm)
+        pairs = check_sentences(xs, ys, self.word_dim)
+        ids, targets, weights = self.padded(pairs, bucket_rows(len(pairs)))  # each (B, T)
+        shape = (*ids.shape, self.hidden_dim)  # (B, T, H)
+        if self.dropout > 0:
+            masks = dropout_masks(self.dropout, self.seed, optimizer.t, [shape, shape], self.dtype)
+        else:
+            masks = [np.ones(shape, dtype=self.dtype)] * 2
+        with precision(self.dtype):
+            loss, grads = self._mean_loss_gradients(ids, targets, weights, *masks)
+        trained = self._mean_loss_gradients.train_model.trainable_variables
+        by_variable = dict(zip(map(id, trained), grads, strict=True))
+        names = self.trainable_names()
+        variables = self._variables()
+        grads = {}
+        for name in names:
+            var, transposed = variables[name]
+            grads[name] = by_variable[id(var)].T if transposed else by_variable[id(var)]
+        if clip_norm is not None:
+            grads = clip_gradients(grads, clip_norm)
+        params = self.get_params()
+        trainable = {name: params[name] for name in names}
+        optimizer.update(trainable, grads)  # in place
+        if self.tie_embeddings:
+            params["V"] = params[self.embedding_name].T
+        self._assign(params)
+        return loss
+
+    def trainable_names(self) -> tuple:
+        """The parameters an optimiser updates: those of get_params, but V when tied."""
+        return tuple(n for n in self._variables() if not (self.tie_embeddings and n == "V"))
+
     # --- parameters -----------------------------------------------------------------------------
 
     def get_params(self) -> dict[str, np.ndarray]:
@@ -190,7 +271,10 @@ class KerasWordModel:
             }
 
     def set_params(self, params: dict) -> None:
-        """Replace the weights (copied, cast, finite); names and shapes must match."""
+        """Replace the weights (copied, cast, finite); names and shapes must match.
+
+        A tied model takes only params whose V equals the embedding's transpose.
+        """
         expected = self._variables()
         check_param_names(params, sorted(expected))
         arrays = {}
@@ -199,10 +283,17 @@ class KerasWordModel:
             shape = tuple(var.shape)[::-1] if transposed else tuple(var.shape)
             if array.shape != shape:
                 raise ValueError(f"parameter {name} has shape {array.shape}, expected {shape}")
-            arrays[name] = array.T if transposed else array
+            arrays[name] = array
+        if self.tie_embeddings:
+            check_tied(arrays[self.embedding_name], arrays["V"], (self.embedding_name, "V"))
+        self._assign(arrays)
+
+    def _assign(self, params: dict) -> None:
+        """Write checked arrays in get_params' layout into the Keras variables."""
         with precision(self.dtype):
-            for name, (var, _) in expected.items():
-                var.assign(np.array(arrays[name], dtype=self.dtype))
+            for name, (var, transposed) in self._variables().items():
+                value = params[name].T if transposed else params[name]
+                var.assign(np.array(value, dtype=self.dtype))
         place_variables(self.keras_model.variables, self.distribution)  # back on every device
 
     # --- devices (rnnlib.keras_rnn.devices) -------------------------------------------------------
@@ -210,7 +301,8 @@ class KerasWordModel:
     def use_devices(self, devices=1) -> None:
         """Train and evaluate data-parallel over `devices` (N or "all"); 1 is the default."""
         self.distribution = data_parallel(devices)
-        self.jax.distribution = self.distribution
+        self.jax.distribution = self._mean_loss_gradients.distribution = self.distribution
+        self._mean_loss_gradients.forget_compiled()  # compiled for the old devices' layout
         move_model(self.logits_model, self.distribution)
 
     # --- training with Keras' fit (rnnlib.keras_rnn.fit) ---------------------------------------

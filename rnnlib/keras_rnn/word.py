@@ -13,9 +13,12 @@ RNNNumpy's weights transfer directly (U = embedding.T, W = recurrent_kernel.T,
 V = output kernel.T). `KerasGRU` and `KerasLSTM` swap in a gated layer (the tutorial's
 GRU design, part 4: embedding, then gates).
 
-Two ways to train: `fit` (Keras' own loop: padded, masked batches, any Keras optimizer,
-learning-rate halving and rnnlib's History) and `sgd_step`/`sgd_step_batch` (plain SGD on
-gradients from jax.grad, for train_with_sgd). Gradients are always full BPTT: the
+Three ways to train: `fit` (Keras' own loop: padded, masked batches, any Keras optimizer,
+learning-rate halving and rnnlib's History), `sgd_step`/`sgd_step_batch` (plain SGD on the
+summed loss, gradients from jax.grad), and the recipe every word model shares, `step_batch`
+(the mean loss per word, an optimiser of rnnlib.training.optimizers, optional `dropout`
+and `tie_embeddings`; see rnnlib.keras_rnn.network), which train_with_sgd uses when given
+an optimizer. Gradients are always full BPTT: the
 tutorial's truncation would need a hand-written backward pass, which is RNNNumpy's lesson.
 These models need Keras' JAX backend (the default) for jax.grad; float64 works too (the
 equivalence tests use it), through rnnlib.keras_rnn.layers.precision.
@@ -42,6 +45,7 @@ class KerasRNN(KerasWordModel):
     """
 
     param_shapes = staticmethod(rnn_param_shapes)  # U (H, C), V (C, H), W (H, H), as RNNNumpy's
+    embedding_name = "U"  # the tutorial's U is the embedding
 
     def _recurrent_layer(self):
         return keras.layers.SimpleRNN(
@@ -59,7 +63,10 @@ class KerasRNN(KerasWordModel):
         self.keras_model.get_layer("rnn").cell.kernel.trainable = False
         # The tutorial's initialisation, from the same seed: the same start as RNNNumpy.
         start = RNNNumpy(self.word_dim, self.hidden_dim, seed=self.seed, dtype=self.dtype)
-        self.set_params(start.get_params())
+        params = start.get_params()
+        if self.tie_embeddings:  # one matrix: U's start, read from both sides
+            params["V"] = params["U"].T
+        self.set_params(params)
 
     def _variables(self) -> dict:
         # Keras multiplies row vectors from the left (x @ kernel), the tutorial column

@@ -24,6 +24,11 @@ loop over the distance d = 0..k moves all the errors one step back at once.
 
 Sentences of different lengths are padded on the right; padded positions are dropped
 before the output layer, so padding costs only in the (cheap) recurrence.
+
+The training recipe's extras, both off by default: `dropout` (inverted, on the recurrent
+layer's input U[:, x_t] and on its output s_t before V; only inside step_batch, masks from
+rnnlib.numpy_rnn.dropout) and `tie_embeddings` (V is U^T: one (C, H) matrix, stored once,
+which both the input and the output gradients update).
 """
 
 import numpy as np
@@ -32,6 +37,7 @@ from rnnlib.interface import (
     bptt_truncate_property,
     check_clip_norm,
     check_corpus,
+    check_dropout,
     check_float_dtype,
     check_learning_rate,
     check_model_size,
@@ -39,10 +45,13 @@ from rnnlib.interface import (
     check_seed,
     check_sentence,
     check_sentences,
+    check_tie_embeddings,
+    check_tied,
     model_config,
     model_repr,
     rnn_param_shapes,
 )
+from rnnlib.numpy_rnn.dropout import dropout_masks
 from rnnlib.numpy_rnn.readable import RNNNumpy, global_norm, softmax
 
 # Positions per chunk when only the loss is needed: bounds the two (N, C) buffers (64 MB
@@ -100,14 +109,29 @@ class RNNNumpyFast:
     """RNNNumpy's model, with a batched forward/backward pass; float32 unless asked."""
 
     batch_loss = "mean per target token"  # what sgd_step_batch and step_batch descend
+    step_batch_loss = batch_loss  # what step_batch descends, as in every word model
 
-    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, seed: int = 0, dtype=np.float32):
+    def __init__(
+        self,
+        word_dim,
+        hidden_dim=100,
+        bptt_truncate=4,
+        seed: int = 0,
+        dtype=np.float32,
+        dropout=0.0,
+        tie_embeddings=False,
+    ):
         self.word_dim, self.hidden_dim = check_model_size(word_dim, hidden_dim)  # C, H
         self.bptt_truncate = bptt_truncate
         self.seed = check_seed(seed)
         self.dtype = check_float_dtype(dtype)
+        self.dropout = check_dropout(dropout)
+        self.tie_embeddings = check_tie_embeddings(tie_embeddings)
         # The readable model draws the initial weights, so one seed means one model in both.
-        self.set_params(RNNNumpy(word_dim, hidden_dim, seed=seed).get_params())
+        start = RNNNumpy(word_dim, hidden_dim, seed=seed).get_params()
+        if self.tie_embeddings:  # one matrix: start from U, as the input side would
+            start["V"] = start["U"].T
+        self.set_params(start)
 
     bptt_truncate = bptt_truncate_property()  # the same rule and checks as every model
     param_shapes = staticmethod(rnn_param_shapes)  # U (H, C), V (C, H), W (H, H), as RNNNumpy's
@@ -127,9 +151,11 @@ class RNNNumpyFast:
 
     # --- forward ---------------------------------------------------------------------------
 
-    def _states(self, x: np.ndarray) -> np.ndarray:
-        """Hidden states (T, B, H) for time-major word ids x (T, B)."""
-        S = self._UT[x]  # (T, B, H): U[:, x_t] for every sentence, a row take
+    def _states(self, x: np.ndarray, input_mask=None) -> np.ndarray:
+        """Hidden states (T, B, H) for time-major word ids x (T, B), inputs optionally dropped."""
+        S = self._UT[x]  # (T, B, H): U[:, x_t] for every sentence, a row take (a copy)
+        if input_mask is not None:
+            S *= input_mask  # dropout on what each word pushes into the state
         pushed = np.empty_like(S[0])  # (B, H)
         np.tanh(S[0], out=S[0])  # s_{-1} = 0, so the first step has no W term
         for t in range(1, len(S)):
@@ -207,16 +233,22 @@ class RNNNumpyFast:
 
     # --- backward ----------------------------------------------------------------------------
 
-    def _gradients(self, batch: Batch, scale: float = 1.0):
+    def _gradients(self, batch: Batch, scale: float = 1.0, masks=None):
         """Gradients of `scale` x the batch's total loss: U as (word ids, rows of dU^T), V, W.
 
         Everything downstream is linear in the output error, so `scale` (the learning rate,
         for an SGD step) is applied once to the small (N, H) operands, never to a large result.
+        masks: (input, output) dropout masks, each (T, B, H), or None. With tied embeddings
+        these are still the two separate gradients, of U as input and of V as output.
         """
         H = self.hidden_dim
-        S = self._states(batch.x)  # (T, B, H)
+        input_mask, output_mask = (None, None) if masks is None else masks
+        S = self._states(batch.x, input_mask)  # (T, B, H), undropped: the recurrence's states
         T, B = batch.x.shape
         s = S.reshape(-1, H)[batch.positions]  # (N, H) states at real positions
+        if output_mask is not None:
+            out_kept = output_mask.reshape(-1, H)[batch.positions]  # (N, H)
+            s = s * out_kept  # what the output layer reads
 
         # Output layer. delta_o = E / sums - onehot(y), never formed: it is applied through
         # the small operands. E @ [V | 0... | 1] gives E V and, in its last column, the sums.
@@ -225,6 +257,8 @@ class RNNNumpyFast:
         inv_sums = 1.0 / sums[:, None]  # (N, 1)
         ds = EV1[:, :H] * inv_sums - self.V[batch.targets]  # (N, H) = delta_o @ V
         ds *= scale
+        if output_mask is not None:
+            ds *= out_kept  # a dropped unit passes no error back
         # delta_o * sums = E - sums * onehot(y): N scattered writes, not a pass over E.
         E[np.arange(len(s)), batch.targets] -= sums
         # dV = delta_o^T s, laid out like [V | 0... | 1] with zeros in the extra columns, so
@@ -254,7 +288,10 @@ class RNNNumpyFast:
         order = np.argsort(batch.words, kind="stable")
         ids = batch.words[order]
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        dUT_rows = np.add.reduceat(total.reshape(-1, H)[batch.positions[order]], starts, axis=0)
+        pushed_error = total if input_mask is None else total * input_mask  # (T, B, H)
+        dUT_rows = np.add.reduceat(
+            pushed_error.reshape(-1, H)[batch.positions[order]], starts, axis=0
+        )
         return ids[starts], dUT_rows, dV1, dW
 
     def bptt_batch(self, xs, ys) -> dict[str, np.ndarray]:
@@ -282,29 +319,56 @@ class RNNNumpyFast:
         self._sgd(Batch([x], [y], self.word_dim), learning_rate, clip_norm, loss_scale=1.0)
 
     def step_batch(self, xs, ys, optimizer, clip_norm=None) -> None:
-        """One step of `optimizer` (rnnlib.optimizers) on the mean loss per target token.
+        """One step of `optimizer` (rnnlib.training.optimizers) on the mean loss per target token.
 
-        Plain SGD takes the fused path of sgd_step_batch; other optimisers get the gradients
-        as a dict like get_params() and update views of the stored weights in place.
+        Dropout (if any) applies here, with masks from (seed, optimizer.t). Plain SGD on an
+        untied model without dropout takes the fused path of sgd_step_batch; otherwise the
+        optimiser gets dense gradients keyed like `trainable_params()` and updates views of
+        the stored weights in place.
         """
         batch = Batch(xs, ys, self.word_dim)
         loss_scale = 1.0 / len(batch.targets)
-        if optimizer.name == "sgd":  # plain SGD (rnnlib.training.optimizers.SGD)
+        fused = optimizer.name == "sgd" and not self.tie_embeddings and not self.dropout
+        if fused:  # plain SGD (rnnlib.training.optimizers.SGD)
             self._sgd(batch, optimizer.learning_rate, clip_norm, loss_scale)
             optimizer.count_step()
             return
-        clip_norm = check_clip_norm(clip_norm)
-        words, dUT_rows, dV1, dW = self._gradients(batch, scale=loss_scale)
+        masks = None
+        if self.dropout:
+            shape = (*batch.x.shape, self.hidden_dim)  # (T, B, H)
+            masks = dropout_masks(self.dropout, self.seed, optimizer.t, [shape, shape], self.dtype)
+        grads = self._dense_gradients(batch, loss_scale, check_clip_norm(clip_norm), masks)
+        optimizer.update(self.trainable_params(), grads)  # views: in place
+
+    def trainable_params(self) -> dict[str, np.ndarray]:
+        """Views of the stored weights an optimiser updates: U, V, W, or U, W when tied."""
+        if self.tie_embeddings:
+            return {"U": self.U, "W": self.W}
+        return {"U": self.U, "V": self.V, "W": self.W}
+
+    def _dense_gradients(self, batch: Batch, loss_scale: float, clip_norm, masks=None) -> dict:
+        """Gradients of loss_scale x the batch's loss, keyed like trainable_params(), clipped."""
+        words, dUT_rows, dV1, dW = self._gradients(batch, scale=loss_scale, masks=masks)
+        if self.tie_embeddings:  # one matrix, two uses: dU^T (input side) + dV (output side)
+            dUT = dV1[:, : self.hidden_dim].copy()  # (C, H)
+            dUT[words] += dUT_rows
+            grads = {"U": dUT.T, "W": dW}
+        else:
+            dUT = np.zeros_like(self._UT)  # (C, H); its transpose is laid out like self.U
+            dUT[words] = dUT_rows
+            grads = {"U": dUT.T, "V": dV1[:, : self.hidden_dim], "W": dW}
         if clip_norm is not None:
-            _clip((dUT_rows, dV1, dW), clip_norm, 1.0)
-        dUT = np.zeros_like(self._UT)  # (C, H); its transpose is laid out like the view self.U
-        dUT[words] = dUT_rows
-        grads = {"U": dUT.T, "V": dV1[:, : self.hidden_dim], "W": dW}
-        optimizer.update({"U": self.U, "V": self.V, "W": self.W}, grads)  # views: in place
+            _clip(tuple(grads.values()), clip_norm, 1.0)
+        return grads
 
     def _sgd(self, batch: Batch, learning_rate, clip_norm, loss_scale: float) -> None:
         """One SGD step on `loss_scale` x the batch's total loss, without dense gradients."""
         learning_rate, clip_norm = check_learning_rate(learning_rate), check_clip_norm(clip_norm)
+        if self.tie_embeddings:  # the clipping norm is that of the summed (tied) gradient
+            grads = self._dense_gradients(batch, loss_scale, clip_norm)
+            for name, p in self.trainable_params().items():
+                p -= learning_rate * grads[name]
+            return
         if clip_norm is None:  # the step comes out of _gradients already scaled
             words, dUT_rows, dV1, dW = self._gradients(batch, scale=learning_rate * loss_scale)
         else:
@@ -317,12 +381,20 @@ class RNNNumpyFast:
     # --- parameters ------------------------------------------------------------------------
 
     def get_params(self) -> dict[str, np.ndarray]:
-        """Copies of U (H, C), V (C, H), W (H, H): the tutorial's layout, as RNNNumpy's."""
+        """Copies of U (H, C), V (C, H), W (H, H): the tutorial's layout, as RNNNumpy's.
+
+        With tied embeddings V is U^T: the same numbers, so every backend can read them.
+        """
         return {"U": self.U.copy(), "V": self.V.copy(), "W": self.W.copy()}
 
     def set_params(self, params: dict) -> None:
-        """Replace U, V, W (the same checks as RNNNumpy's); new shapes resize the model."""
+        """Replace U, V, W (the same checks as RNNNumpy's); new shapes resize the model.
+
+        A tied model takes only params whose V equals U^T (as its get_params gives them).
+        """
         params = check_rnn_params(params, self.dtype, self.word_dim, self.hidden_dim)
+        if self.tie_embeddings:
+            check_tied(params["U"], params["V"])
         self.hidden_dim, self.word_dim = params["V"].shape[1], params["V"].shape[0]
         self._UT = np.ascontiguousarray(params["U"].T)  # (C, H)
         # [V | 0... | 1]: the zero columns pad each row to a multiple of 8 numbers, and
@@ -331,6 +403,8 @@ class RNNNumpyFast:
         self._V1 = np.zeros((self.word_dim, width), dtype=self.dtype)
         self._V1[:, : self.hidden_dim] = params["V"]
         self._V1[:, -1] = 1.0
+        if self.tie_embeddings:  # U^T and V are one stored matrix: a view into [V | 0... | 1]
+            self._UT = self._V1[:, : self.hidden_dim]
         self.W = params["W"]  # (H, H)
 
     def config(self) -> dict:

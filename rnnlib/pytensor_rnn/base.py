@@ -2,7 +2,10 @@
 
 It holds the parameters in shared variables and the compiled functions, and runs the batched
 path: sentences padded to bucket shapes (time-major (L, B)), a loss with a hand-written softmax
-gradient, and SGD-style updates. How the functions compile is in `rnnlib.pytensor_rnn.compile`,
+gradient, SGD-style updates compiled into the graph (the tutorial's sgd_step), and the
+training recipe's `step_batch`: a compiled function per bucket shape gives the gradients of
+the mean loss per target word, and a NumPy optimiser (rnnlib.training.optimizers) applies
+them, so its state is what checkpoints save. How the functions compile is in `rnnlib.pytensor_rnn.compile`,
 the graph pieces in `rnnlib.pytensor_rnn.graph`.
 """
 
@@ -23,8 +26,15 @@ from rnnlib.interface import (
     model_config,
     model_repr,
 )
+from rnnlib.numpy_rnn.dropout import dropout_masks
+from rnnlib.numpy_rnn.readable import clip_gradients
 from rnnlib.pytensor_rnn.compile import FunctionCache, aligned_copy, fast_mode
-from rnnlib.pytensor_rnn.graph import clip_scale, log_softmax, softmax_cross_entropy_grad
+from rnnlib.pytensor_rnn.graph import (
+    clip_scale,
+    log_softmax,
+    same_dtype_sum,
+    softmax_cross_entropy_grad,
+)
 
 
 class PyTensorLanguageModel:
@@ -37,6 +47,10 @@ class PyTensorLanguageModel:
     """
 
     WEIGHT_NAMES: tuple = ()
+    # What step_batch descends. (`batch_loss`, what sgd_step_batch descends, is not set:
+    # the summed loss, as train_with_sgd assumes of a model that does not say.)
+    step_batch_loss = "mean per target token"
+    dropout = 0.0  # a model with dropout sets its own rate (GRUPyTensor)
     STEP_OPTIONS: tuple = ()  # names of extra scalar inputs of the update (RMSprop's decay)
 
     def _start(self, bptt_truncate, seed, dtype, params: dict) -> None:
@@ -54,7 +68,8 @@ class PyTensorLanguageModel:
 
     @property
     def compile_seconds(self) -> dict:
-        """Seconds pytensor.function took, per compiled function (JAX traces at first call)."""
+        """Seconds spent compiling, per function: pytensor.function, plus the first call, where
+        JAX compiles (that call's own run is counted too: a small share)."""
         return dict(self._functions.compile_seconds)
 
     def __repr__(self) -> str:
@@ -90,8 +105,12 @@ class PyTensorLanguageModel:
         """Constructor arguments (JSON-safe), so that type(model)(**model.config()) rebuilds it."""
         return model_config(self)
 
+    def trainable_names(self) -> tuple:
+        """The weights the gradients are taken of (a tied model has no V of its own)."""
+        return tuple(name for name in self.WEIGHT_NAMES if name in self._shared)
+
     def _weights(self) -> list:
-        return [self._shared[name] for name in self.WEIGHT_NAMES]
+        return [self._shared[name] for name in self.trainable_names()]
 
     def _scalar(self, name: str):
         return pt.tensor(name, dtype=self.dtype.name, shape=())
@@ -99,23 +118,35 @@ class PyTensorLanguageModel:
     # --- the batched graph ------------------------------------------------------------------
 
     def _batch_function(self, kind: str, length: int, rows: int):
-        """The compiled batched function `kind` for one shape: forward, loss, grad, or
-        step / clipped step (an update; the loss is not computed, it would cost ~20%)."""
-        with_grad = kind in ("grad", "step", "clipped step")
+        """The compiled batched function `kind` for one shape: forward, loss, grad, mean grad
+        (the recipe's: dropout masks in, mean loss and gradients out), or step / clipped step
+        (an update; the loss is not computed, it would cost ~20%)."""
+        with_grad = kind in ("grad", "mean grad", "step", "clipped step")
         key = (kind, length, rows, self.bptt_truncate if with_grad else None)
 
         def build():
             x = pt.tensor("x", dtype="int64", shape=(length, rows))  # (L, B) word ids
             y = pt.tensor("y", dtype="int64", shape=(length, rows))  # (L, B) next words
             mask = pt.tensor("mask", dtype=self.dtype.name, shape=(length, rows))  # 1: real
-            states, logits = self._batch_logits(x, for_grad=with_grad)
+            dropped = kind == "mean grad" and self.dropout > 0
+            shape = (length, rows, self.hidden_dim)
+            masks = [
+                pt.tensor(n, dtype=self.dtype.name, shape=shape) for n in ("kept_in", "kept_out")
+            ]
+            options = {"dropout_masks": masks} if dropped else {}
+            states, logits = self._batch_logits(x, for_grad=with_grad, **options)
             if kind == "forward":
                 probs = pt.exp(log_softmax(logits)).reshape((length, rows, -1))
                 return [x], [probs, states], None, fast_mode()
             loss, dlogits = softmax_cross_entropy_grad(logits, y.ravel(), mask.ravel())
             if kind == "loss":
                 return [x, y, mask], loss, None, fast_mode()
+            if kind == "mean grad":  # every gradient of the mean is the sum's over the count
+                count = same_dtype_sum(mask)
+                loss, dlogits = loss / count, dlogits / count
             grads = pytensor.grad(None, self._weights(), known_grads={logits: dlogits})
+            if kind == "mean grad":
+                return [x, y, mask, *(masks if dropped else [])], [loss, *grads], None, fast_mode()
             if kind == "grad":
                 return [x, y, mask], [loss, *grads], None, fast_mode()
             lr = self._scalar("learning_rate")
@@ -160,9 +191,40 @@ class PyTensorLanguageModel:
     def bptt_batch(self, xs, ys) -> dict[str, np.ndarray]:
         """Gradients of the summed loss of a list of sentences, keyed like the weights."""
         _, *grads = self._run_batch("grad", xs, ys)
-        return {
-            n: np.array(g, dtype=self.dtype) for n, g in zip(self.WEIGHT_NAMES, grads, strict=True)
-        }
+        names = self.trainable_names()
+        return {n: np.array(g, dtype=self.dtype) for n, g in zip(names, grads, strict=True)}
+
+    def step_batch(self, xs, ys, optimizer, clip_norm=None) -> float:
+        """One step of `optimizer` (rnnlib.training.optimizers) on the mean loss per target
+        token, gradients clipped to a global norm of `clip_norm` first; returns the mean loss
+        before the step. Dropout (if any) applies here, masks from (seed, optimizer.t)."""
+        clip_norm = check_clip_norm(clip_norm)
+        pairs = check_sentences(xs, ys, self.word_dim)
+        length = bucket_length(max(len(x) for x, _ in pairs))
+        rows = bucket_rows(len(pairs))
+        inputs = list(self._time_major(pairs, length, rows))  # x, y, mask, each (L, B)
+        if self.dropout > 0:
+            shape = (length, rows, self.hidden_dim)
+            inputs += dropout_masks(
+                self.dropout, self.seed, optimizer.t, [shape, shape], self.dtype
+            )
+        loss, *grads = self._batch_function("mean grad", length, rows)(*inputs)
+        names = self.trainable_names()
+        grads = {n: np.asarray(g, dtype=self.dtype) for n, g in zip(names, grads, strict=True)}
+        if clip_norm is not None:
+            grads = clip_gradients(grads, clip_norm)
+        params = {name: self._writable_value(name) for name in names}
+        optimizer.update(params, grads)  # in place
+        for name, value in params.items():
+            self._shared[name].set_value(value, borrow=True)
+        return float(loss)
+
+    def _writable_value(self, name: str) -> np.ndarray:
+        """The shared variable's own array if NumPy may change it in place, else an aligned copy."""
+        value = self._shared[name].get_value(borrow=True)
+        if isinstance(value, np.ndarray) and value.flags.writeable and value.flags.c_contiguous:
+            return value
+        return aligned_copy(np.asarray(value, dtype=self.dtype))
 
     def _step_batch(self, xs, ys, learning_rate, clip_norm, *options) -> None:
         lr = check_learning_rate(learning_rate)

@@ -22,6 +22,12 @@ check gradients with `gradient_check(model, x, y, params=GRUPyTensor.WEIGHT_NAME
 set_params() without the caches starts them at zero (a fresh optimiser for new weights).
 
 There is one graph, batched and time-major; a single sentence runs as a batch of one.
+
+The training recipe (`step_batch`, any optimiser of rnnlib.training.optimizers) adds two
+options, both off by default: `dropout` (inverted, on the embedded words the first layer
+reads and on the top states before V; only in step_batch) and `tie_embeddings` (V is E^T:
+the model keeps E only, the gradients of both uses flow into it; get_params still shows V).
+With tying, bptt's E is that summed gradient and it has no V.
 """
 
 import numbers
@@ -31,10 +37,13 @@ import pytensor
 import pytensor.tensor as pt
 
 from rnnlib.interface import (
+    check_dropout,
     check_model_size,
     check_numeric_array,
     check_param_shapes,
     check_seed,
+    check_tie_embeddings,
+    check_tied,
 )
 from rnnlib.pytensor_rnn.base import PyTensorLanguageModel
 from rnnlib.pytensor_rnn.compile import fast_mode
@@ -72,8 +81,19 @@ class GRUPyTensor(PyTensorLanguageModel):
     WEIGHT_NAMES = WEIGHT_NAMES
     STEP_OPTIONS = ("decay",)
 
-    def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, seed=0, dtype="float64"):
+    def __init__(
+        self,
+        word_dim,
+        hidden_dim=128,
+        bptt_truncate=-1,
+        seed=0,
+        dtype="float64",
+        dropout=0.0,
+        tie_embeddings=False,
+    ):
         C, H = self.word_dim, self.hidden_dim = check_model_size(word_dim, hidden_dim)
+        self.dropout = check_dropout(dropout)
+        self.tie_embeddings = check_tie_embeddings(tie_embeddings)
         rng = np.random.default_rng(check_seed(seed))
         # Uniform in +-sqrt(1/n), n = incoming connections, as in the tutorial; biases zero.
         weights = {
@@ -84,6 +104,8 @@ class GRUPyTensor(PyTensorLanguageModel):
             "V": rng.uniform(-np.sqrt(1.0 / H), np.sqrt(1.0 / H), (C, H)),
             "c": np.zeros(C),
         }
+        if self.tie_embeddings:  # one matrix: E's start, read from both sides
+            weights["V"] = weights["E"].T
         self._start(bptt_truncate, seed, dtype, weights)
 
     @staticmethod
@@ -112,15 +134,31 @@ class GRUPyTensor(PyTensorLanguageModel):
         sizes = check_param_shapes(arrays, LAYOUT, current)  # names the odd one out
         for name in CACHE_NAMES:  # no caches given: a fresh optimiser
             arrays.setdefault(name, np.zeros_like(arrays[name[1:]]))
+        if self.tie_embeddings:  # V is E^T, not a weight of its own
+            check_tied(arrays["E"], arrays.pop("V"), names=("E", "V"))
         self.hidden_dim, self.word_dim = sizes["H"], sizes["C"]
         return arrays
 
-    def _batch_logits(self, x, for_grad: bool):
-        """Top-layer states (L, B, H) and scores (L*B, C) of a time-major batch of word ids."""
-        E, U, W, b, V, c = self._weights()
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copies of the weights and RMSprop caches; a tied model's V is E^T (the same numbers)."""
+        params = super().get_params()
+        if self.tie_embeddings:
+            params["V"] = params["E"].T.copy()
+        return {name: params[name] for name in WEIGHT_NAMES + CACHE_NAMES}
+
+    def _batch_logits(self, x, for_grad: bool, dropout_masks=None):
+        """Top-layer states (L, B, H) and scores (L*B, C) of a time-major batch of word ids.
+
+        dropout_masks: (kept_in, kept_out), each (L, B, H), multiplied into the embedded
+        words and the top states (the recipe's training step), or None.
+        """
+        E, U, W, b, c = (self._shared[name] for name in ("E", "U", "W", "b", "c"))
+        V = E.T if self.tie_embeddings else self._shared["V"]
         length, rows = x.type.shape
         H = self.hidden_dim
         embedded = E.T[x]  # (L, B, H): row x of E.T is word x's embedding
+        if dropout_masks is not None:
+            embedded = embedded * dropout_masks[0]
         zeros = pt.zeros((rows, H), dtype=self.dtype.name)
         s1, s2 = pytensor.scan(
             gru_step,
@@ -136,6 +174,8 @@ class GRUPyTensor(PyTensorLanguageModel):
                 gru_step, [embedded], states, self.bptt_truncate, [U, W, b], fast_mode()
             )
         top = states[1]
+        if dropout_masks is not None:
+            top = top * dropout_masks[1]
         return top, pt.dot(top.reshape((length * rows, H)), V.T) + c
 
     def _updates(self, weights, grads, learning_rate, decay):

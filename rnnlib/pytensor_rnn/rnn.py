@@ -10,7 +10,9 @@ and let `pytensor.grad` derive the gradients. Two graphs of the same model:
 
 - the readable per-sentence graph (`sentence_graph`): forward_propagation, bptt, sgd_step;
 - a batched graph on time-major (L, B) batches with the softmax gradient written by hand:
-  calculate_total_loss and sgd_step_batch, for real training speed.
+  calculate_total_loss, sgd_step_batch and the recipe's step_batch (mean loss per word, a NumPy
+  optimiser, see PyTensorLanguageModel), for real training speed. No dropout or tied
+  embeddings here: it is RNNNumpy's model exactly (RNNNumpyFast and the Keras models have them).
 
 Truncation: `bptt_truncate=k` means the tutorial's truncation (each output's error flows back
 k steps, 0 keeps it at its own step; see `truncated_recurrence`). scan's own `truncate_gradient=k` is another thing: it

@@ -1,11 +1,12 @@
-"""Optimisers in NumPy, each a few lines of its formula: SGD, momentum and Adam (notebook 4).
+"""Optimisers in NumPy, each a few lines of its formula: SGD, momentum, RMSprop, Adam (notebook 4).
 
-An optimiser turns gradients into a change of the parameters. All three work on dicts
+An optimiser turns gradients into a change of the parameters. All four work on dicts
 name -> ndarray (a model's get_params() layout) and change the parameters in place:
 
     SGD        p <- p - lr g
     momentum   v <- beta v + g;                 p <- p - lr v        (heavy ball)
                with nesterov=True:              p <- p - lr (g + beta v)
+    RMSprop    a <- rho a + (1 - rho) g^2;      p <- p - lr g / sqrt(a + eps)
     Adam       m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
                p <- p - lr m_hat / (sqrt(v_hat) + eps),   m_hat = m / (1 - b1^t),
                                                           v_hat = v / (1 - b2^t)
@@ -13,7 +14,8 @@ name -> ndarray (a model's get_params() layout) and change the parameters in pla
 Momentum remembers a running sum of past gradients, so steps along a direction the
 gradients agree on grow, while directions where they flip sign cancel out. Adam divides
 each parameter's step by a running size of its own gradients: a rare word's column of U
-moves as far per step as a frequent one's. m and v start at zero, so early averages are too
+moves as far per step as a frequent one's (RMSprop, notebook 6's optimiser, does just
+that part, with no running mean of g itself). m and v start at zero, so early averages are too
 small; dividing by 1 - b^t ("bias correction") undoes exactly that, and makes Adam's first
 step lr * sign(g) for every parameter with a gradient.
 
@@ -195,6 +197,33 @@ class Momentum(Optimizer):
                 p -= self.learning_rate * v
 
 
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman & Hinton, 2012): each step divided by a running size of its gradients.
+
+    eps sits inside the square root, as in the original tutorial's GRU (and GRUPyTensor's
+    own in-graph RMSprop, notebook 6): the same formula, so the two agree step for step.
+    """
+
+    name = "rmsprop"
+    slots = ("square",)
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, eps: float = 1e-6):
+        self.rho = _check_number(rho, "rho", IN_0_1, lambda v: 0 <= v < 1)
+        self.eps = _check_number(eps, "eps", "a number > 0", lambda v: v > 0)
+        super().__init__(learning_rate)
+
+    def hyperparameters(self) -> dict:
+        return {**super().hyperparameters(), "rho": self.rho, "eps": self.eps}
+
+    def update(self, params: dict, grads: dict) -> None:
+        """a <- rho a + (1-rho) g^2;  p <- p - lr g / sqrt(a + eps)."""
+        self.t += 1
+        for name, p, g in _pairs(params, grads):
+            a = self._slot("square", name, p)
+            a[...] = self.rho * a + (1 - self.rho) * g * g  # running mean of g^2
+            p -= self.learning_rate * g / np.sqrt(a + self.eps)
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015): steps scaled per parameter by running moments of g."""
 
@@ -227,7 +256,7 @@ class Adam(Optimizer):
             p -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, RMSprop, Adam)}
 
 
 # --- checking a saved state ----------------------------------------------------------------
@@ -285,11 +314,11 @@ def check_state(state: dict, shapes: dict, complete: bool = True) -> None:
 
 
 def make_optimizer(name: str, **hyperparameters) -> Optimizer:
-    """The optimiser called `name` ('sgd', 'momentum' or 'adam') with these hyperparameters.
+    """The optimiser called `name` ('sgd', 'momentum', 'rmsprop' or 'adam') with these hyperparameters.
 
     The default rates suit a mean loss per token without clipping (RNNNumpyFast, built-in
-    corpus): SGD 0.5, momentum 0.05 (the same speed once its velocity has built up), Adam
-    0.003. With clipping at 1, SGD tolerates 2.
+    corpus): SGD 0.5, momentum 0.05 (the same speed once its velocity has built up), RMSprop
+    0.001, Adam 0.003. With clipping at 1, SGD tolerates 2.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}: expected one of {list(OPTIMIZERS)}")

@@ -22,9 +22,10 @@ Which loss a step follows (History.step_loss says it for every run):
 
 - batch_size=1 without an optimizer: the tutorial's `sgd_step`, on the sentence's summed
   loss, so long sentences take bigger steps;
-- batches (`sgd_step_batch`) and optimisers (`step_batch`): the model's batch loss,
-  `model.batch_loss`; RNNNumpyFast's is the mean per target token, so one learning rate
-  serves any batch size and sentence length. Models that do not say sum over the batch.
+- optimisers (`step_batch`, every word model but RNNNumpy): `model.step_batch_loss`, the
+  mean per target token, so one learning rate serves any batch size and sentence length;
+- batches without an optimizer (`sgd_step_batch`): `model.batch_loss`; RNNNumpyFast's is
+  the mean per target token. Models that do not say sum over the batch.
 """
 
 from collections.abc import Callable, Sequence
@@ -153,7 +154,7 @@ def train_with_sgd(
     History.train_seconds and History.compile_seconds record both over the whole run.
 
     `learning_rate` defaults to 0.005 (the tutorial's), or to the optimizer's own rate.
-    `optimizer` ("sgd", "momentum", "adam", or an rnnlib.training.optimizers instance) steps with
+    `optimizer` ("sgd", "momentum", "rmsprop", "adam", or an rnnlib.training.optimizers one) steps with
     `model.step_batch` on the mean loss per target token; without one, steps are the
     model's `sgd_step` (batch_size=1: summed loss of the sentence) or `sgd_step_batch`
     (its batch_loss). History.step_loss records which. The halving rule lowers
@@ -239,8 +240,11 @@ def train_with_sgd(
 
 def _step_loss(model, batch_size: int, optimizer) -> str:
     """Which loss the steps of a run follow (see the module's docstring)."""
-    if batch_size == 1 and (optimizer is None or not hasattr(model, "step_batch")):
+    steps_batches = optimizer is not None and hasattr(model, "step_batch")
+    if batch_size == 1 and not steps_batches:
         return SUMMED_PER_SENTENCE
+    if steps_batches:  # step_batch: every word model says what it descends
+        return getattr(model, "step_batch_loss", getattr(model, "batch_loss", SUMMED_PER_BATCH))
     return getattr(model, "batch_loss", SUMMED_PER_BATCH)
 
 

@@ -38,7 +38,9 @@ def test_quick_run_gives_well_formed_rows_for_every_available_implementation():
     expected |= {"keras SimpleRNN"} if available("keras") else set()
     if available("rnnlib.pytensor_rnn.rnn"):
         expected |= {"pytensor", "pytensor-batched"}
-    expected |= {"keras KerasRNN"} if available("rnnlib.keras_rnn.word") else set()
+    if available("rnnlib.keras_rnn.word"):
+        expected |= {"keras KerasRNN", "keras KerasGRU", "keras KerasLSTM"}
+    expected |= {"torch nn.GRU", "torch nn.LSTM"} if available("torch") else set()
     assert expected <= names, result.stderr
     for row in rows:
         assert isinstance(row["name"], str)
@@ -46,9 +48,12 @@ def test_quick_run_gives_well_formed_rows_for_every_available_implementation():
         assert row["min"] <= row["tokens_per_s"] <= row["max"]
         assert len(row["repeats"]) == bench.QUICK["repeats"]
         assert row["roofline_share"] > 0
-    peers = [row for row in rows if row["peer"]]
-    if peers:  # the fastest peer is the unit of the ratio column
-        assert max(row["vs_best_peer"] for row in peers) == pytest.approx(1.0)
+    for cell in ("rnn", "gru", "lstm"):  # the fastest peer of each cell is its rows' unit
+        peers = [row for row in rows if row["peer"] and row["cell"] == cell]
+        if peers:
+            assert max(row["vs_best_peer"] for row in peers) == pytest.approx(1.0)
+        else:
+            assert all(row["vs_best_peer"] is None for row in rows if row["cell"] == cell)
     for row in rows:
         if row["name"].startswith("numpy"):
             assert row["peak_mib"] > 0
@@ -86,6 +91,50 @@ def test_guard_accepts_the_same_model_in_float32_and_float64():
         setup = tiny_setup(dtype=dtype)
         runner = bench.REGISTRY["numpy-fast"].build(setup)
         bench.guard("numpy-fast", runner, setup)  # raises WrongModel on a mismatch
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_gated_rows_compute_the_numpy_reference_model_in_float64(cell):
+    """Keras' GRU/LSTM (and PyTorch's, where installed) against the cells written in NumPy:
+    the guard's tolerance is 1e-9 in float64, so gate order or bias layout cannot slip."""
+    setup = tiny_setup(dtype="float64")
+    names = [name for name, entry in bench.REGISTRY.items() if entry.cell == cell]
+    assert {entry.peer for name, entry in bench.REGISTRY.items() if name in names} == {
+        True,
+        False,
+    }
+    for name in names:
+        try:
+            runner = bench.REGISTRY[name].build(setup)
+        except bench.Unavailable:
+            assert "torch" in name and not available("torch")
+            continue
+        bench.guard(name, runner, setup, cell=cell)  # raises WrongModel on a mismatch
+        before = runner.loss(0)
+        for _ in range(3):
+            runner.step(0)
+        assert runner.loss(0) < before  # and a step trains it
+
+
+def test_a_gated_model_with_its_gates_swapped_is_refused():
+    """The GRU's update and reset gates exchanged: same shapes, another model."""
+    setup = tiny_setup(dtype="float64")
+    params = setup.cell_params("gru")
+    H = setup.hidden_dim
+    swapped = {k: v.copy() for k, v in params.items()}
+    for name in ("kernel", "recurrent_kernel", "bias"):
+        a = swapped[name]
+        a[..., :H], a[..., H : 2 * H] = params[name][..., H : 2 * H], params[name][..., :H]
+    runner = bench.REGISTRY["keras KerasGRU"].build(setup)
+    bench.guard("keras KerasGRU", runner, setup, cell="gru")
+    setup.cell_params = lambda cell: swapped
+    with pytest.raises(bench.WrongModel, match="keras KerasGRU: loss"):
+        bench.guard(
+            "keras KerasGRU",
+            bench.REGISTRY["keras KerasGRU"].build(setup),
+            setup,
+            expected=bench.reference_loss(tiny_setup(dtype="float64"), "gru"),
+        )
 
 
 def test_unavailable_implementations_are_skipped_with_a_note(monkeypatch):

@@ -14,6 +14,7 @@ from rnnlib.training.optimizers import (
     Adam,
     Momentum,
     NonFiniteGradient,
+    RMSprop,
     check_state,
     make_optimizer,
     optimizer_from_state,
@@ -88,6 +89,19 @@ def test_adam_follows_its_formula():
     np.testing.assert_allclose(actual, expected, rtol=1e-13, atol=1e-15)
 
 
+def test_rmsprop_follows_its_formula():
+    lr, rho, eps = 0.05, 0.7, 1e-5
+    p, a, expected = P0.copy(), np.zeros(7), []
+    for _ in range(STEPS):
+        g = gradient(p)
+        a = rho * a + (1 - rho) * g**2
+        p = p - lr * g / np.sqrt(a + eps)
+        expected.append(p)
+    actual = run(make_optimizer("rmsprop", learning_rate=lr, rho=rho, eps=eps))
+    np.testing.assert_allclose(actual, expected, rtol=1e-13, atol=1e-15)
+    assert not np.allclose(actual, run(Adam(lr, eps=eps)))  # not Adam under another name
+
+
 def test_adams_first_step_is_the_learning_rate_times_the_sign_of_the_gradient():
     params = as_dict(P0)
     params["a"][0] = 0.0
@@ -139,7 +153,12 @@ def through_npz(state: dict) -> dict:
 @pytest.mark.fixtures
 @pytest.mark.parametrize(
     "make",
-    [lambda: SGD(0.05), lambda: Momentum(0.03, nesterov=True), lambda: Adam(0.05, beta2=0.9)],
+    [
+        lambda: SGD(0.05),
+        lambda: Momentum(0.03, nesterov=True),
+        lambda: RMSprop(0.02, rho=0.8),
+        lambda: Adam(0.05, beta2=0.9),
+    ],
 )
 def test_state_dict_round_trip_continues_bit_identically(make):
     straight = run(make(), 2 * STEPS)
@@ -180,7 +199,9 @@ def test_state_dict_holds_only_names_numbers_and_arrays():
         (lambda: Adam(beta1=-0.1), r"beta1 must be a number in \[0, 1\), got -0.1"),
         (lambda: Adam(beta2=1), r"beta2 must be a number in \[0, 1\), got 1"),
         (lambda: Adam(eps=0), "eps must be a number > 0, got 0"),
-        (lambda: make_optimizer("rmsprop"), r"unknown optimizer 'rmsprop': expected one of \["),
+        (lambda: RMSprop(rho=1.0), r"rho must be a number in \[0, 1\), got 1.0"),
+        (lambda: RMSprop(eps=-1e-6), "eps must be a number > 0, got -1e-06"),
+        (lambda: make_optimizer("adagrad"), r"unknown optimizer 'adagrad': expected one of \["),
     ],
 )
 def test_bad_hyperparameters_are_named_with_what_was_expected(make, words):

@@ -2,11 +2,15 @@
 
 - `harness`: the configuration (`Setup`), the registry, the correctness guard, the timing;
 - `implementations`: what is timed (ours, then the PyTorch and Keras peers);
+- `implementations_gated`, `cells`: the GRU and LSTM rows and their NumPy reference;
 - `blas`: the matmul peak (the roofline), which BLAS kernels ran, the other kernel choice;
 - `report`: the table; `command`: the command line.
 """
 
-from rnnlib.tools.bench import implementations  # noqa: F401  (fills REGISTRY, in table order)
+from rnnlib.tools.bench import (
+    implementations,  # noqa: F401  (fills REGISTRY, in table order)
+    implementations_gated,  # noqa: F401  (GRU and LSTM rows, last)
+)
 from rnnlib.tools.bench.blas import blas_description, sgemm_gflops
 from rnnlib.tools.bench.command import QUICK, add_arguments, main, run_command
 from rnnlib.tools.bench.harness import (

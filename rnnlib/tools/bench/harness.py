@@ -1,9 +1,12 @@
 """The bench's core: one configuration, a registry of implementations, and interleaved timing.
 
-Every implementation trains the same model (C words, H hidden units, no biases) from the
+Every implementation of a cell trains the same model (C words, H hidden units) from the
 same weights on the same random batches: forward, backward and SGD update, timed in
-tokens per second. Before any timing, each one's loss on the first batch must agree with
-RNNNumpy's in float64 (the correctness guard), so the bench never times a wrong model.
+tokens per second. The cells: the tutorial's RNN (no biases), and the gated GRU and LSTM
+(rnnlib.tools.bench.cells). Before any timing, each one's loss on the first batch must
+agree with a float64 NumPy reference (RNNNumpy, or the cells' own): the correctness guard,
+so the bench never times a wrong model. Ratios compare each row with the fastest peer of
+its own cell.
 Repeats are interleaved (A B C A B C ...) so a noisy neighbour slows every path alike;
 rows carry the median and the spread (min-max) of the repeats.
 
@@ -22,6 +25,7 @@ import numpy as np
 
 from rnnlib.numpy_rnn.readable import RNNNumpy
 from rnnlib.tools.bench.blas import blas_description, sgemm_gflops, square_operands
+from rnnlib.tools.bench.cells import gated_params, gated_total_loss
 
 MIB = 1 << 20
 
@@ -62,6 +66,12 @@ class Setup:
             for _ in range(self.n_batches)
         ]
 
+    def cell_params(self, cell: str) -> dict:
+        """The shared float64 weights of `cell`: 'rnn' (U, V, W), 'gru' or 'lstm' (Keras layout)."""
+        if cell == "rnn":
+            return self.params
+        return gated_params(cell, self.word_dim, self.hidden_dim, self.seed)
+
     @property
     def tokens_per_batch(self) -> int:
         """Words predicted per training step."""
@@ -89,16 +99,17 @@ class Entry:
     # Runs on NumPy: tracemalloc sees its memory, and NumPy's BLAS does its products (so
     # the BLAS kernel choice, see rnnlib.tools.bench.blas, changes its speed).
     numpy: bool
+    cell: str = "rnn"  # the model it trains: 'rnn', 'gru' or 'lstm'
 
 
 REGISTRY: dict[str, Entry] = {}
 
 
-def register(name: str, peer: bool = False, numpy: bool = False):
-    """Decorator: add a builder `Setup -> Runner` to the bench under `name`."""
+def register(name: str, peer: bool = False, numpy: bool = False, cell: str = "rnn"):
+    """Decorator: add a builder `Setup -> Runner` of a `cell` model to the bench under `name`."""
 
     def add(build):
-        REGISTRY[name] = Entry(name, build, peer, numpy)
+        REGISTRY[name] = Entry(name, build, peer, numpy, cell)
         return build
 
     return add
@@ -133,21 +144,27 @@ def _time_steps(runner: Runner, first: int, n: int, n_batches: int) -> float:
     return time.perf_counter() - start
 
 
-def reference_loss(setup: Setup) -> float:
-    """RNNNumpy's total loss on batch 0 in float64: what every implementation must reproduce."""
+def reference_loss(setup: Setup, cell: str = "rnn") -> float:
+    """The total loss on batch 0 in float64 (RNNNumpy's, or the gated cell's in NumPy): what
+    every implementation of that cell must reproduce."""
+    if cell != "rnn":
+        return gated_total_loss(cell, setup.cell_params(cell), *setup.batches[0])
     reference = RNNNumpy(setup.word_dim, setup.hidden_dim)
     reference.set_params(setup.params)
     return reference.calculate_total_loss(*setup.batches[0])
 
 
-def guard(name: str, runner: Runner, setup: Setup, expected: float | None = None) -> None:
-    """Raise WrongModel when the runner's loss on batch 0 differs from RNNNumpy's."""
-    expected = reference_loss(setup) if expected is None else expected
+def guard(
+    name: str, runner: Runner, setup: Setup, expected: float | None = None, cell: str = "rnn"
+) -> None:
+    """Raise WrongModel when the runner's loss on batch 0 differs from the NumPy reference's."""
+    expected = reference_loss(setup, cell) if expected is None else expected
     got = runner.loss(0)
     rtol = 1e-4 if setup.dtype == "float32" else 1e-9
+    reference = "RNNNumpy" if cell == "rnn" else f"the {cell.upper()} in NumPy"
     if not abs(got - expected) <= rtol * abs(expected):  # also catches NaN
         raise WrongModel(
-            f"{name}: loss {got!r} on the shared batch, but RNNNumpy says {expected!r} "
+            f"{name}: loss {got!r} on the shared batch, but {reference} says {expected!r} "
             f"(relative tolerance {rtol}); not timing a model that computes something else"
         )
 
@@ -162,7 +179,7 @@ def prepare(entry: Entry, setup: Setup, expected: float, warmup: int):
         tracemalloc.start()
     try:
         runner = entry.build(setup)
-        guard(entry.name, runner, setup, expected)
+        guard(entry.name, runner, setup, expected, entry.cell)
         # Warm-up: JIT compilation, buffers; its fastest step sizes the timed repeats.
         per_step = min(_time_steps(runner, i, 1, setup.n_batches) for i in range(warmup))
         peak = tracemalloc.get_traced_memory()[1] / MIB if entry.numpy else None
@@ -178,11 +195,13 @@ def run(setup: Setup, names=None, repeats=5, warmup=2, seconds=0.5, gemm_n=2048,
     `refused` (implementations that failed the correctness guard, never timed).
     """
     entries = [REGISTRY[name] for name in (names or REGISTRY)]
-    expected = reference_loss(setup)
+    expected = {cell: reference_loss(setup, cell) for cell in {e.cell for e in entries}}
     runners, steps, memory, notes, refused = {}, {}, {}, [], []
     for entry in entries:
         try:
-            runner, per_step, memory[entry.name] = prepare(entry, setup, expected, warmup)
+            runner, per_step, memory[entry.name] = prepare(
+                entry, setup, expected[entry.cell], warmup
+            )
         except Unavailable as e:
             notes.append(f"skipped {entry.name}: {e}")
             continue
@@ -206,9 +225,13 @@ def run(setup: Setup, names=None, repeats=5, warmup=2, seconds=0.5, gemm_n=2048,
         peaks.append(sgemm_gflops(gemm_n, setup.dtype, repeats=1, operands=operands))
     roofline = max(peaks) * 1e9 / (6 * setup.word_dim * setup.hidden_dim)  # tokens/s at peak
     medians = {name: statistics.median(r) for name, r in rates.items()}
-    best_peer = max(
-        (medians[e.name] for e in entries if e.peer and e.name in medians), default=None
-    )
+    best_peers = {  # per cell: a GRU is compared with GRUs
+        cell: max(
+            (medians[e.name] for e in entries if e.peer and e.cell == cell and e.name in medians),
+            default=None,
+        )
+        for cell in expected
+    }
     rows = [
         {
             "name": name,
@@ -216,7 +239,12 @@ def run(setup: Setup, names=None, repeats=5, warmup=2, seconds=0.5, gemm_n=2048,
             "min": min(rates[name]),
             "max": max(rates[name]),
             "repeats": rates[name],
-            "vs_best_peer": medians[name] / best_peer if best_peer else None,
+            "vs_best_peer": (
+                medians[name] / best_peers[REGISTRY[name].cell]
+                if best_peers[REGISTRY[name].cell]
+                else None
+            ),
+            "cell": REGISTRY[name].cell,
             "roofline_share": medians[name] / roofline,
             "peak_mib": memory[name],
             "peer": REGISTRY[name].peer,
@@ -228,7 +256,8 @@ def run(setup: Setup, names=None, repeats=5, warmup=2, seconds=0.5, gemm_n=2048,
         sgemm_gflops=max(peaks),
         sgemm_gflops_range=(min(peaks), max(peaks)),
         roofline_tokens_per_s=roofline,
-        best_peer_tokens_per_s=best_peer,
+        best_peer_tokens_per_s=best_peers.get("rnn"),  # the NumPy paths' unit (RNN only)
+        best_peer_by_cell=best_peers,
         blas=blas_description(),
         notes=notes,
         refused=refused,

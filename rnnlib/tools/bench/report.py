@@ -56,7 +56,8 @@ def format_table(rows, context, setup: Setup) -> str:
         "",
         header,
         *(_line(r["name"], r, r["peak_mib"]) for r in rows),
-        "tokens/s: median of the repeats. roofline: share of the best sgemm peak measured "
+        "tokens/s: median of the repeats. vs best peer: against the fastest peer training the "
+        "same cell (RNN, GRU or LSTM). roofline: share of the best sgemm peak measured "
         "during the run. peak MiB: tracemalloc's peak while building the model and taking its "
         "warm-up steps (numpy allocations); '-': not numpy",
     ]
