@@ -51,19 +51,24 @@ def _arrow(ax, start, end, label=None, color="black", lw=1.2, style="-|>", dashe
         ax.text(*middle, label, color=color, fontsize=size, ha="left", va="center")
 
 
-def _unrolled(ax, T: int, words=None, y0: float = 0.6) -> dict:
-    """Draw x_t -> s_t -> o_t for t < T with s_{t-1} -> s_t; return each node's centre."""
+def _unrolled(ax, T: int, words=None, y0: float = 0.6, first: int = 0) -> dict:
+    """Draw x_t -> s_t -> o_t for T steps from step `first`, with s_{t-1} -> s_t.
+
+    Returns each node's centre by (kind, column). Drawn from a later step (`first` > 0),
+    the state on the left is the one before it, not the zero start.
+    """
     at = {}
     for t in range(T):
-        x = 2.0 + 1.8 * t
+        x, step = 2.0 + 1.8 * t, first + t
         at[("x", t)], at[("s", t)], at[("o", t)] = (x, y0), (x, y0 + 1.6), (x, y0 + 3.2)
-        _node(ax, x, y0, f"$x_{{{t}}}$", INPUT)
-        _node(ax, x, y0 + 1.6, f"$s_{{{t}}}$", STATE)
-        _node(ax, x, y0 + 3.2, f"$o_{{{t}}}$", OUTPUT)
+        _node(ax, x, y0, f"$x_{{{step}}}$", INPUT)
+        _node(ax, x, y0 + 1.6, f"$s_{{{step}}}$", STATE)
+        _node(ax, x, y0 + 3.2, f"$o_{{{step}}}$", OUTPUT)
         if words is not None:
             ax.text(x, y0 - 0.55, words[t], ha="center", va="top", fontsize=10, style="italic")
     at[("s", -1)] = (0.4, y0 + 1.6)
-    _node(ax, 0.4, y0 + 1.6, "$s_{-1}{=}0$", "white", w=0.75, size=10)
+    start = "$s_{-1}{=}0$" if first == 0 else f"$s_{{{first - 1}}}$"
+    _node(ax, 0.4, y0 + 1.6, start, "white", w=0.75, size=10)
     return at
 
 
@@ -89,15 +94,19 @@ def unrolled_rnn(T: int = 4, words=None):
     return fig
 
 
-def truncation_window(T: int = 6, t: int | None = None, k: int = 2):
-    """Output t's backward paths; truncated BPTT keeps the k steps before t (notebook 3)."""
+def truncation_window(T: int = 6, t: int | None = None, k: int = 2, first: int = 0):
+    """Output t's backward paths; truncated BPTT keeps the k steps before t (notebook 3).
+
+    `first` numbers the columns from a later step (the BPTT explorer draws the last steps of
+    a long sentence); t counts columns from there too.
+    """
     t = T - 1 if t is None else t
     if not 0 <= t < T:
         raise ValueError(f"t: expected an output in [0, {T}), got {t}")
     full = k is None or k < 0
-    reach = 0 if full else max(t - k, 0)  # the earliest step output t's error reaches
+    reach = 0 if full else max(t - k, 0)  # the earliest column output t's error reaches
     fig, ax = _canvas(2.4 + 1.8 * T, 5.2, (1.5 + 1.45 * T, 4.3))
-    at = _unrolled(ax, T)
+    at = _unrolled(ax, T, first=first)
 
     def color_of(kind, step):
         if kind == "V":
@@ -112,12 +121,15 @@ def truncation_window(T: int = 6, t: int | None = None, k: int = 2):
     ax.add_patch(Rectangle((left, 0.1), right - left, 4.45, fc=GRADIENT, alpha=0.07, ec="none"))
     window = "full BPTT: every step" if full else f"window: k = {k} steps back"
     ax.text((left + right) / 2, 4.9, window, ha="center", color=GRADIENT, fontsize=11)
-    if not full and reach > 0:
+    # A cut where the window ends inside the picture: before column 0 only when the picture
+    # starts later than step 0 (the window reaching further left is drawn to the edge).
+    if not full and t - k >= 0 and (t - k > 0 or first > 0):
         cut_x = (at[("s", reach - 1)][0] + at[("s", reach)][0]) / 2
         ax.plot([cut_x, cut_x], [0.15, 4.1], ls=":", color=CUT)
         ax.text(cut_x, 0.05, "cut", ha="center", va="bottom", color=CUT, fontsize=10)
     ax.set_title(
-        f"the error of $o_{{{t}}}$ flows back through W (red); beyond the window it is dropped",
+        f"the error of $o_{{{first + t}}}$ flows back through W (red); beyond the window it is "
+        "dropped",
         fontsize=11,
     )
     return fig

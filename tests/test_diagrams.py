@@ -64,3 +64,12 @@ def test_the_scan_loop_names_scans_arguments():
     text = " ".join(diagrams.labels(diagrams.scan_loop()))
     for words in ("sequences", "outputs_info", "non_sequences: U, W", "fn:", "stacked"):
         assert words in text
+
+
+def test_a_window_drawn_from_a_later_step_numbers_its_columns_from_there():
+    fig = diagrams.truncation_window(T=4, t=3, k=1, first=5)  # steps 5..8, output 8
+    found = diagrams.labels(fig)
+    assert "$x_{5}$" in found and "$o_{8}$" in found and "$s_{4}$" in found  # not s_{-1} = 0
+    assert "cut" in found  # the window (steps 7, 8) ends inside the picture
+    wide = diagrams.labels(diagrams.truncation_window(T=4, t=3, k=6, first=5))
+    assert "cut" not in wide  # it reaches past the picture's left edge: no cut drawn there

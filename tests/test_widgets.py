@@ -133,6 +133,11 @@ def test_bptt_explorer_draws_the_models_gradient_by_distance(data, vocab):
         kept = explorer.panels[0].get_lines()[0]
         assert len(kept.get_xdata()) == (t + 1 if k == -1 else min(k, t) + 1)
         assert f"k = {'full' if k == -1 else k}, t = {t}" in explorer.status.value
+        # The picture below: the unrolled graph up to output t, and the current window.
+        window = " ".join(explorer.window_labels)
+        assert f"$o_{{{t}}}$" in window and f"$x_{{{max(t - 6, 0)}}}$" in window
+        assert ("full BPTT" in window) == (k == -1) and (f"k = {k} steps" in window) == (k >= 0)
+        assert explorer.window.value[:4] == b"\x89PNG"
     grid = explorer.panels[2].images[0].get_array()  # the map, log10 of the norms
     with np.errstate(divide="ignore"):
         expected_grid = np.log10(analysis.connectivity(model, x, y))

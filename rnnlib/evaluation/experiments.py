@@ -74,8 +74,17 @@ class Trained:
 
     @property
     def best_epoch(self) -> int:
-        """The epoch after which the kept (best) evaluation was made."""
+        """The epoch after which the best evaluation was made."""
         return min(self.history.evaluations, key=lambda e: e.loss).epoch
+
+    @property
+    def kept(self) -> str:
+        """Which model was kept: an evaluation's ("epoch 3"), or the end of a capped run's."""
+        best = min(e.loss for e in self.history.evaluations)
+        if self.validation.loss < best:  # the end state, checked off the schedule, was better
+            n_train = len(self.split.train.y)
+            return f"end ({self.history.examples_seen / n_train:.1f} epochs)"
+        return f"epoch {self.best_epoch}"
 
     @property
     def capped(self) -> bool:
@@ -107,11 +116,14 @@ def train_for(name: str, model, split: BenchmarkSplit, minutes: float, nepoch: i
         model, train.X, train.y, nepoch=nepoch, minutes=minutes, X_val=validation.X,
         y_val=validation.y, progress=False, callbacks=[record], **options,
     )  # fmt: skip
+    validation_score = score(model, split, "validation")
+    if history.examples_seen > history.evaluations[-1].examples_seen:  # a cap stopped it mid-way
+        curve.append((history.train_seconds, validation_score.loss))  # the model it ended with
     return Trained(
         name=name,
         model=model,
         history=history,
-        validation=score(model, split, "validation"),
+        validation=validation_score,
         split=split,
         curve=curve,
         words_per_sentence=sum(len(y) for y in train.y) / len(train.y),

@@ -2,7 +2,7 @@
 
 A comparison of architectures means something only if every model learns as well as it
 can with the same method. The recipe: batched steps on the mean loss per predicted word
-(`step_batch`), Adam, gradient clipping, evaluation on validation after every epoch, the
+(`step_batch`), each batch of one bucket length (little padding), Adam, gradient clipping, evaluation on validation after every epoch, the
 halving rule returning to the best evaluation first, early stopping after `PATIENCE`
 evaluations without a better loss, a learning-rate floor, and the best evaluation kept.
 What differs between the recipes below is only what the models themselves differ in: the
@@ -60,7 +60,7 @@ class Recipe:
                        optimizer=self.optimizer, clip_norm=self.clip_norm)  # fmt: skip
         if self.optimizer is not None:  # the recipe; the tutorial's loop keeps its behaviour
             options.update(keep_best=True, patience=PATIENCE, restore_best_on_halving=True,
-                           min_learning_rate=MIN_LEARNING_RATE)  # fmt: skip
+                           min_learning_rate=MIN_LEARNING_RATE, length_batches=True)  # fmt: skip
         return options
 
 

@@ -17,6 +17,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from rnnlib.data.batching import length_batches
 from rnnlib.training.checkpoint import save_checkpoint
 from rnnlib.training.history import TrainingDiverged, divergence, record_evaluation
 from rnnlib.training.optimizers import NonFiniteGradient, finite
@@ -221,17 +222,25 @@ class Run:
         for callback in self.callbacks:
             callback(self.model, self.state.history)
 
-    def train_epoch(self) -> None:
-        """Steps over the rest of the current epoch, in this epoch's (shuffled) order."""
+    def epoch_batches(self) -> list[np.ndarray]:
+        """This epoch's batches of example indices, drawn from the shuffling generator."""
         state, n, batch_size = self.state, len(self.X), self.settings["batch_size"]
-        order = np.arange(n)
         if state.rng is not None:
-            state.epoch_rng_state = state.rng_state()  # saved, to redraw `order` on resuming
-            order = state.rng.permutation(n)
-        for start in range(state.position, n, batch_size):
+            state.epoch_rng_state = state.rng_state()  # saved, to redraw them on resuming
+        if self.settings.get("length_batches"):  # one bucket length per batch: little padding
+            return length_batches([len(x) for x in self.X], batch_size, state.rng)
+        order = np.arange(n) if state.rng is None else state.rng.permutation(n)
+        return [order[start : start + batch_size] for start in range(0, n, batch_size)]
+
+    def train_epoch(self) -> None:
+        """Steps over the rest of the current epoch, in this epoch's (shuffled) batches."""
+        state, done = self.state, 0
+        for batch in self.epoch_batches():
+            start, done = done, done + len(batch)
+            if done <= state.position:  # resumed: this batch was trained on before the stop
+                continue
             if self.out_of_time():
                 return
-            batch = order[start : start + batch_size]
             with hold_interrupts():
                 began, compiled = clock(), compile_seconds(self.model)
                 self.step(batch)

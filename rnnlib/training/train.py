@@ -143,6 +143,7 @@ def train_with_sgd(
     restore_best_on_halving: bool = False,
     min_learning_rate: float | None = None,
     reset_optimizer: bool = False,
+    length_batches: bool = False,
 ) -> History:
     """Train `model` in place until `nepoch` epochs are done or `minutes` are spent; return the History.
 
@@ -174,6 +175,9 @@ def train_with_sgd(
     is saved in the checkpoint, so a resumed run returns to a best from before it stopped.
     `patience` (None: off): end the run when the loss has not improved for that many
     evaluations; History.stop_reason says so and which evaluation was best.
+    `length_batches`: each batch holds sentences of one bucket length (rnnlib.data.batching),
+    shuffled within buckets and in batch order every epoch, instead of batch_size sentences
+    in a random order; padding then wastes little of a padded model's work (PyTensor, Keras).
     `restore_best_on_halving`: each halving first returns to the best evaluation's
     parameters and optimiser state. `min_learning_rate` (None: no floor): end the run when
     halvings take the rate below it. `reset_optimizer` (with resume_from): continue with the
@@ -232,6 +236,7 @@ def train_with_sgd(
     settings.update(keep_best=keep_best, restore_best_on_halving=restore_best_on_halving)
     settings.update(patience=patience, min_learning_rate=min_learning_rate)
     settings.update(clip_norm=clip_norm, batch_size=batch_size, n_train=n)
+    settings.update(length_batches=bool(length_batches))
     run = Run(model, (X_train, y_train), eval_data, state, settings, callbacks)
     run.checkpoint_path, run.vocab = checkpoint_path, vocab
     run.run(progress)

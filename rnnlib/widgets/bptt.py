@@ -8,6 +8,8 @@ Three panels for one sentence, all from the model's own `bptt` (rnnlib.analysis)
    part truncation removes greyed out.
 A slider scales the recurrent weights W of a copy of the model (the user's model is never
 changed): below spectral radius ~1 the gradient vanishes geometrically, above it can grow.
+Below the panels, rnnlib.diagrams draws the network unrolled over the last steps up to the
+chosen output, with the window that truncation k keeps.
 
 Everything the k and output sliders show is computed once per (model, scale of W), so
 moving them only redraws. For the tutorial's RNN (RNNNumpy, RNNNumpyFast, RNNPyTensor) a
@@ -19,12 +21,13 @@ and the status line says what is being computed meanwhile. Give it short sentenc
 """
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
 
-from rnnlib import analysis, plots
+from rnnlib import analysis, diagrams, plots
 from rnnlib.numpy_rnn.readable import check_sentence
 from rnnlib.sampling import readable_words
-from rnnlib.widgets._view import FigureView, as_model_dict
+from rnnlib.widgets._view import FigureView, as_model_dict, figure_png
 
 FULL = -1  # the truncation slider's value for full BPTT
 
@@ -93,7 +96,9 @@ class BPTTExplorer(FigureView):
             control.observe(self.redraw, names="value")
         first_row = widgets.HBox([self.model_choice, self.scale])
         second_row = widgets.HBox([self.truncation, self.output])
-        self.widget.children = [first_row, second_row, self.image, self.status]
+        # Below the panels: the unrolled graph with the window of the current k, as a picture.
+        self.window = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
+        self.widget.children = [first_row, second_row, self.image, self.window, self.status]
         self.redraw()
 
     # --- the numbers, cached per (model, scale) ------------------------------------------------
@@ -180,11 +185,24 @@ class BPTTExplorer(FigureView):
             # Below the axes, where nothing is drawn: a legend inside would hide points.
             ax.legend(loc="upper left", bbox_to_anchor=(-0.1, -0.17), frameon=False,
                       handlelength=1.5, borderaxespad=0, labelspacing=0.25)  # fmt: skip
+        self.draw_window(t, k)
         cut = "full BPTT" if k == FULL else f"bptt_truncate = {k}"
         figure.suptitle(
             f"{self.model_choice.value}: W × {self.scale.value:.3g} (spectral radius "
             f"{radius:.2f}), {cut}; norms over {', '.join(flow.params)}"
         )
+
+    WINDOW_STEPS = 7  # columns of the unrolled graph: the steps up to the chosen output
+
+    def draw_window(self, t: int, k: int) -> None:
+        """The unrolled graph of the last steps up to output t, with truncation k's window."""
+        columns = min(t + 1, self.WINDOW_STEPS)
+        first = t + 1 - columns
+        picture = diagrams.truncation_window(columns, columns - 1, k, first=first)
+        picture.set_size_inches(1.1 + 1.05 * columns, 3.1)
+        self.window_labels = diagrams.labels(picture)
+        self.window.value = figure_png(picture)
+        plt.close(picture)
 
 
 def bptt_explorer(models, x, y, vocab=None, k: int = 4, max_words: int = 15) -> BPTTExplorer:

@@ -68,3 +68,16 @@ def test_truncation_experiment_rows_carry_the_exact_floors():
     assert rows[0]["window_floor"] == pytest.approx(language.window_entropy(1))
     assert rows[1]["window_floor"] == rows[1]["exact entropy"] == language.entropy_per_token
     assert all(np.isfinite(r["loss"]) and r["loss"] > r["exact entropy"] * 0.9 for r in rows)
+
+
+def test_a_run_a_cap_stops_mid_epoch_ends_its_curve_with_the_model_it_kept():
+    split = benchmark_split().prefix(train=300, validation=100, test=100)
+    model = RNNNumpyFast(len(split.vocab), 8, seed=0)
+    trained = train_for("fast", model, split, minutes=0.005, optimizer="adam", batch_size=8,
+                        evaluate_loss_after=1, keep_best=True)  # fmt: skip
+    evaluations = trained.history.evaluations
+    # 0.3 s of training: the cap lands inside an epoch (at its very end only by rare chance).
+    assert trained.history.examples_seen % 300 != 0, "the cap fell on an epoch's end: rerun"
+    assert len(trained.curve) == len(evaluations) + 1  # the end, after the last evaluation
+    assert trained.curve[-1] == (trained.train_seconds, trained.validation.loss)
+    assert trained.capped and trained.kept.startswith("end (")  # better than any evaluation

@@ -714,3 +714,52 @@ def test_history_says_the_loss_of_the_model_returned():
     assert history.final_loss == 3.5 and history.losses == [5.0, 3.0]
     _, history = scripted_run([5.0, 3.0, 3.5], nepoch=3, evaluate_loss_after=2, keep_best=True)
     assert history.final_loss == 3.0
+
+
+# --- batches of one bucket length ------------------------------------------------------------
+
+
+def test_length_batches_cover_each_epoch_once_one_bucket_per_batch():
+    from rnnlib.data.batching import bucket_length
+
+    lengths = [1, 2, 9, 9, 10, 17, 3, 30, 31, 4, 12, 2]  # buckets 4, 12, 20, 32
+    X = [np.r_[i, np.zeros(n - 1, dtype=int)] for i, n in enumerate(lengths)]
+    model = BatchScriptedModel([1.0, 1.0, 1.0])
+    train_with_sgd(model, X, X, 0.1, nepoch=2, evaluate_loss_after=1, batch_size=3,
+                   shuffle_seed=4, length_batches=True, progress=False)  # fmt: skip
+    batches = [b for b, _, _ in model.steps]
+    per_epoch = len(batches) // 2
+    for epoch in (batches[:per_epoch], batches[per_epoch:]):
+        assert sorted(sum(epoch, [])) == list(range(len(X)))  # every example once
+        for batch in epoch:
+            assert len({bucket_length(lengths[i]) for i in batch}) == 1 and len(batch) <= 3
+    assert batches[:per_epoch] != batches[per_epoch:]  # reshuffled every epoch
+
+
+@pytest.mark.fixtures
+def test_ctrl_c_with_length_batches_resumes_exactly(data, tmp_path):
+    """The batches of the epoch a run stopped in are drawn again from the saved generator."""
+    options = dict(nepoch=3, evaluate_loss_after=1, shuffle_seed=5, batch_size=2,
+                   optimizer="adam", learning_rate=0.01, length_batches=True, progress=False)  # fmt: skip
+    straight = RNNNumpyFast(12, 5, bptt_truncate=3, seed=7)
+    straight_history = train_with_sgd(straight, *data, **options)
+    interrupted = RNNNumpyFast(12, 5, bptt_truncate=3, seed=7)
+    steps = []
+    original = interrupted.step_batch
+
+    def stop_after_seven(*args, **kwargs):
+        original(*args, **kwargs)
+        steps.append(1)
+        if len(steps) == 7:  # in epoch 1: a real Ctrl-C, held until the update is complete
+            signal.raise_signal(signal.SIGINT)
+
+    interrupted.step_batch = stop_after_seven
+    path = tmp_path / "stopped.npz"
+    with pytest.raises(KeyboardInterrupt):
+        train_with_sgd(interrupted, *data, checkpoint_path=path, **options)
+    state = load_checkpoint(path).training_state
+    assert state["epoch"] == 1 and 0 < state["position"] < len(data[0])
+    resumed, history = resume_training(path, *data, progress=False)
+    for name, value in straight.get_params().items():
+        np.testing.assert_array_equal(resumed.get_params()[name], value)
+    assert history.without_timings() == straight_history.without_timings()
