@@ -89,3 +89,9 @@ def test_every_recipe_with_an_optimizer_stops_early_and_keeps_its_best():
         else:
             assert options["patience"] >= 1 and options["keep_best"]
             assert options["restore_best_on_halving"] and options["min_learning_rate"] > 0
+
+
+def test_only_the_padded_models_take_batches_of_one_length():
+    for (backend, _cell), chosen in RECIPES.items():
+        if chosen.optimizer is not None:
+            assert chosen.train_options()["length_batches"] == (backend in ("pytensor", "keras"))
