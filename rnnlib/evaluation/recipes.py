@@ -77,64 +77,28 @@ class Recipe:
         return options
 
 
+# The tutorial's loop: one sentence's summed loss, SGD, truncation 4 (notebook 4).
+TUTORIAL = Recipe("rnnlib.numpy_rnn.readable:RNNNumpy", 1, 4, 0.005, None, None)
+# The recipe: batches of 32, Adam, clipping at 5, full BPTT (the rate: what each cell took best).
+ADAM = dict(batch_size=32, bptt_truncate=-1, optimizer="adam", clip_norm=5.0)
+REGULARISED = dict(dropout=0.0, tie_embeddings=False)  # both off by default (see above)
 RECIPES = {
-    # The tutorial's loop: one sentence's summed loss, SGD, truncation 4 (notebook 4).
-    ("numpy-readable", "rnn"): Recipe(
-        "rnnlib.numpy_rnn.readable:RNNNumpy", 1, 4, 0.005, None, None
-    ),  # fmt: skip
+    ("numpy-readable", "rnn"): TUTORIAL,
     ("numpy-fast", "rnn"): Recipe(
-        "rnnlib.numpy_rnn.fast:RNNNumpyFast",
-        32,
-        -1,
-        0.003,
-        "adam",
-        5.0,
-        dropout=0.0,
-        tie_embeddings=False,
+        "rnnlib.numpy_rnn.fast:RNNNumpyFast", learning_rate=0.003, **ADAM, **REGULARISED
     ),  # fmt: skip
     ("pytensor", "rnn"): Recipe(
-        "rnnlib.pytensor_rnn.rnn:RNNPyTensor", 32, -1, 0.003, "adam", 5.0
+        "rnnlib.pytensor_rnn.rnn:RNNPyTensor", learning_rate=0.003, **ADAM
     ),  # fmt: skip
     ("pytensor", "gru"): Recipe(
-        "rnnlib.pytensor_rnn.gru:GRUPyTensor",
-        32,
-        -1,
-        0.003,
-        "adam",
-        5.0,
-        dropout=0.0,
-        tie_embeddings=False,
+        "rnnlib.pytensor_rnn.gru:GRUPyTensor", learning_rate=0.01, **ADAM, **REGULARISED
     ),  # fmt: skip
-    ("keras", "rnn"): Recipe(
-        "rnnlib.keras_rnn.word:KerasRNN",
-        32,
-        -1,
-        0.003,
-        "adam",
-        5.0,
-        dropout=0.0,
-        tie_embeddings=False,
-    ),  # fmt: skip
-    ("keras", "gru"): Recipe(
-        "rnnlib.keras_rnn.word:KerasGRU",
-        32,
-        -1,
-        0.003,
-        "adam",
-        5.0,
-        dropout=0.0,
-        tie_embeddings=False,
-    ),  # fmt: skip
-    ("keras", "lstm"): Recipe(
-        "rnnlib.keras_rnn.word:KerasLSTM",
-        32,
-        -1,
-        0.003,
-        "adam",
-        5.0,
-        dropout=0.0,
-        tie_embeddings=False,
-    ),  # fmt: skip
+    **{
+        ("keras", cell): Recipe(
+            f"rnnlib.keras_rnn.word:{name}", learning_rate=0.003, **ADAM, **REGULARISED
+        )  # fmt: skip
+        for cell, name in (("rnn", "KerasRNN"), ("gru", "KerasGRU"), ("lstm", "KerasLSTM"))
+    },
 }
 
 

@@ -4,11 +4,12 @@ the same weights (float64), finite differences of the loss, the untied model's g
 
 import numpy as np
 import pytest
+from oracles import numeric_gradient, sgd_gradient
 
 from rnnlib.keras_rnn import KerasGRU, KerasLSTM, KerasRNN, KerasWordModel
 from rnnlib.numpy_rnn.fast import RNNNumpyFast
 from rnnlib.training.checkpoint import load_checkpoint, save_checkpoint
-from rnnlib.training.optimizers import SGD, Adam
+from rnnlib.training.optimizers import Adam
 
 C, H = 10, 3
 
@@ -16,28 +17,6 @@ C, H = 10, 3
 def sentences(seed, lengths):
     rng = np.random.default_rng(seed)
     return [rng.integers(0, C, n) for n in lengths], [rng.integers(0, C, n) for n in lengths]
-
-
-def numeric_gradient(loss, params, name, h=1e-6):
-    grad = np.zeros_like(params[name])
-    for ix in np.ndindex(grad.shape):
-        work = {k: v.copy() for k, v in params.items()}
-        work[name][ix] += h
-        plus = loss(work)
-        work[name][ix] -= 2 * h
-        grad[ix] = (plus - loss(work)) / (2 * h)
-    return grad
-
-
-def sgd_gradient(model, xs, ys, t=0):
-    """The gradient step_batch followed, read back from one SGD step of rate 1 at step t."""
-    before = model.get_params()
-    optimizer = SGD(1.0)
-    optimizer.t = t
-    model.step_batch(xs, ys, optimizer)
-    after = model.get_params()
-    model.set_params(before)
-    return {name: before[name] - after[name] for name in model.trainable_names()}
 
 
 def test_keras_rnn_step_batch_equals_numpy_fast_on_the_same_batch():
