@@ -13,6 +13,15 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close what a test drew: pyplot keeps every figure open until told, and warns past 20."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 # --- real mounts: root ignores file modes, so only a mount makes a place unwritable -------------
 
 
