@@ -262,3 +262,16 @@ def test_merged_figures_compare_with_this_runs_best_peer():
     assert rows[0]["other_kernel"]["roofline_share"] == 0.33  # the child's own roofline
     assert "other_kernel" not in rows[1]
     assert context["other_kernel"] == {"label": "AVX2 kernels", **figures}
+
+
+@pytest.mark.parametrize("share, warned", [(0.4, False), (1.0, False), (2.14, True)])
+def test_a_share_above_the_roofline_is_called_untrustworthy(share, warned):
+    # Seen in a saved notebook: a peak measured under load made a row run at 214% of it.
+    row = {"name": "numpy-fast", "tokens_per_s": 5e3, "min": 4e3, "max": 6e3, "vs_best_peer": None,
+           "roofline_share": share, "peak_mib": None}  # fmt: skip
+    context = {"sgemm_gflops": 13.4, "roofline_tokens_per_s": 5e3 / share, "blas": "openblas",
+               "notes": [], "refused": []}  # fmt: skip
+    setup = bench.Setup(word_dim=8000, hidden_dim=100, batch_size=32, length=20)
+    table = bench.format_table([row], context, setup)
+    assert ("is impossible" in table) == warned
+    assert (f"{share:.0%} is impossible" in table) == warned

@@ -73,5 +73,19 @@ def format_table(rows, context, setup: Setup) -> str:
             "vs best peer: against the peers above (their libraries bring their own BLAS); "
             "roofline: this run's own sgemm peak",
         ]
+    lines += _impossible_shares(rows, context)
     lines += context["notes"] + [f"REFUSED {message}" for message in context["refused"]]
     return "\n".join(lines)
+
+
+def _impossible_shares(rows, context) -> list[str]:
+    """A warning where a row ran above the roofline: the peak was measured on a busy machine."""
+    shares = [r["roofline_share"] for r in rows]
+    shares += [r["other_kernel"]["roofline_share"] for r in rows if "other_kernel" in r]
+    if max(shares, default=0.0) <= 1.0:
+        return []
+    return [
+        f"WARNING: a roofline share of {max(shares):.0%} is impossible: the sgemm peak "
+        f"({context['sgemm_gflops']:.3g} GFLOPS) was measured while something else ran on this "
+        "machine, so the shares are not to be trusted; run the bench again on a quiet machine"
+    ]
