@@ -19,9 +19,15 @@ pytestmark = pytest.mark.browser
 
 WAIT_MS = 30_000  # the longest any single step may take (kernel start included)
 NOTEBOOK = "widgets_demo.ipynb"
-VIEWS = ("bptt-explorer", "hidden-state-explorer", "loss-curve", "temperature-sampler")
-# Pictures each live view draws: the BPTT explorer adds the unrolled graph with its window.
-PICTURES = {"bptt-explorer": 2, "hidden-state-explorer": 1, "loss-curve": 1, "temperature-sampler": 1}
+# The views, and the pictures each draws live: the BPTT explorer adds the unrolled graph with
+# its window.
+PICTURES = {
+    "bptt-explorer": 2,
+    "hidden-state-explorer": 1,
+    "loss-curve": 1,
+    "temperature-sampler": 1,
+}
+VIEWS = tuple(PICTURES)
 
 
 @pytest.fixture(scope="module")

@@ -275,3 +275,17 @@ def test_a_share_above_the_roofline_is_called_untrustworthy(share, warned):
     table = bench.format_table([row], context, setup)
     assert ("is impossible" in table) == warned
     assert (f"{share:.0%} is impossible" in table) == warned
+
+
+def test_the_other_kernels_share_is_judged_against_its_own_peak():
+    row = {"name": "numpy-fast", "tokens_per_s": 5e3, "min": 4e3, "max": 6e3, "vs_best_peer": None,
+           "roofline_share": 0.5, "peak_mib": None,
+           "other_kernel": {"tokens_per_s": 5e3, "min": 4e3, "max": 6e3, "vs_best_peer": None,
+                            "roofline_share": 1.5}}  # fmt: skip
+    other = {"label": "AVX2 kernels", "sgemm_gflops": 7.0, "roofline_tokens_per_s": 1.0,
+             "blas": "openblas"}  # fmt: skip
+    context = {"sgemm_gflops": 13.4, "roofline_tokens_per_s": 1e4, "blas": "openblas",
+               "notes": [], "refused": [], "other_kernel": other}  # fmt: skip
+    table = bench.format_table([row], context, bench.Setup(word_dim=8000, hidden_dim=100))
+    assert "WARNING (AVX2 kernels): a roofline share of 150% is impossible" in table
+    assert "(7 GFLOPS)" in table and "WARNING (this run)" not in table
